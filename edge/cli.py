@@ -1,0 +1,56 @@
+"""`hallwatch`: the one command line for every part of the system.
+
+Sub-commands live next to the code they drive and are imported only when used, so that
+`hallwatch --help` stays fast and a server box never imports the detector.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "replay": ("edge.replay_cli", "Run the vision pipeline over a recorded video and write JSON lines."),
+    "models": ("models.cli", "List, verify and export the detector models."),
+    "edge": ("edge.node_cli", "Run or check an edge node; generate broker credentials."),
+    "server": ("server.cli", "Run the server; manage users."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        module = importlib.import_module(_COMMANDS[cmd_name][0])
+        command: click.Command = module.cli
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing help from the table keeps `hallwatch --help` from importing torch.
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, help_) for name, (_, help_) in sorted(_COMMANDS.items())])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="hallwatch")
+def root(verbose: int) -> None:
+    """hallwatch: occupancy and 1-metre spacing for service halls, from ceiling cameras."""
+    level = logging.WARNING - 10 * verbose if verbose else logging.INFO
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The detector library must never reach for the network or pip at run time.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
+
+
+def main(argv: list[str] | None = None) -> Any:
+    return root.main(args=argv if argv is not None else sys.argv[1:], prog_name="hallwatch")

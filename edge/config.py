@@ -1,0 +1,143 @@
+"""An edge node's configuration file: the hall (vision.config) plus the node, its broker and outbox.
+
+`load_config` is the one place a YAML file becomes a validated config; a mistake comes back as a
+`ConfigError` whose text names the field path and the reason, ready to show an operator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from vision.config import HallConfig, Identifier
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(_Strict):
+    ca_file: Path | None = Field(default=None, description="CA bundle that signed the broker's certificate")
+    cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
+    key_file: Path | None = Field(default=None, description="client certificate's private key")
+    insecure: bool = Field(default=False, description="skip hostname checks (testing only)")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        return self
+
+
+class MqttConfig(_Strict):
+    host: str = Field(default="127.0.0.1", min_length=1, description="broker host name or address")
+    port: int = Field(default=1883, ge=1, le=65535)
+    protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version")
+    username: str | None = Field(default=None, description="broker user; usually the node id")
+    password: SecretStr | None = Field(
+        default=None, description="broker password; prefer password_env so it stays out of the file"
+    )
+    password_env: str | None = Field(
+        default=None, description="name of the environment variable that holds the password"
+    )
+    tls: TlsConfig | None = Field(default=None, description="TLS settings; absent means plain TCP")
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    publish_positions: bool = Field(default=False, description="publish anonymous floor positions")
+
+    def resolved_password(self) -> str | None:
+        if self.password is not None:
+            return self.password.get_secret_value()
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(f"mqtt.password_env: environment variable {self.password_env} is not set")
+            return value
+        return None
+
+
+class OutboxConfig(_Strict):
+    path: Path = Field(default=Path("var/outbox.sqlite"), description="SQLite file that holds unsent events")
+    max_events: int = Field(default=100_000, ge=10, le=10_000_000, description="oldest dropped beyond this")
+
+
+class NodeSettings(_Strict):
+    id: Identifier = Field(description="the node's name; also its MQTT client id and user name")
+    health_interval_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    state_interval_s: float = Field(default=1.0, ge=0.1, le=60.0, description="camera state at least this often")
+    camera_timeout_s: float = Field(
+        default=5.0, ge=0.5, le=60.0, description="no frame for this long: the camera is lost"
+    )
+
+
+class NodeConfig(HallConfig):
+    """A whole node file. `node`, `mqtt` and `outbox` are optional so that replay can read a hall file."""
+
+    node: NodeSettings = Field(default_factory=lambda: NodeSettings(id="edge-1"))
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+
+
+class ConfigError(Exception):
+    """A configuration mistake, worded for the person who wrote the file."""
+
+
+def load_config(path: Path | str) -> NodeConfig:
+    """Read and validate a node or hall YAML file.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML, or fails validation; the message
+            lists each bad field as `path.to.field: reason`.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: Any, source: str = "config") -> NodeConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return NodeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: invalid configuration\n{format_validation_error(exc)}") from None
+
+
+def format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = _field_path(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling; see the configuration reference)"
+        lines.append(f"  {loc or '(top level)'}: {msg}")
+    return "\n".join(lines)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(previous, int) and part in {"window", "queue", "hall", "entrance"}:
+            pass  # pydantic's discriminator tag adds nothing for the reader
+        else:
+            out += f".{part}" if out else str(part)
+        previous = part
+    return out

@@ -1,0 +1,245 @@
+"""The hall as the vision core sees it: cameras, their floor calibration, zones and rules.
+
+These pydantic models describe the YAML a site is configured with. Unknown keys are refused
+everywhere, so a typo fails at start with the field's path instead of being silently ignored.
+Node-level settings (MQTT, outbox) extend this in `edge.config`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Anchor = Literal["feet", "head", "center"]
+Backend = Literal["auto", "openvino", "pytorch"]
+
+FloorPoint = Annotated[tuple[float, float], Field(description="A point on the floor in metres: (x, y)")]
+ImagePoint = Annotated[tuple[float, float], Field(description="A point in the image in pixels: (u, v)")]
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
+        description="Letters, digits, '.', '_' and '-': it becomes part of MQTT topics and URLs",
+    ),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LensConfig(Strict):
+    """Lens intrinsics; distortion is undone before the floor homography is applied."""
+
+    model: Literal["pinhole", "fisheye"] = Field(
+        description="pinhole: OpenCV's radial-tangential model (k1 k2 p1 p2 [k3]); fisheye: OpenCV's "
+        "equidistant model (k1 k2 k3 k4)"
+    )
+    camera_matrix: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
+        Field(description="3x3 intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] in pixels")
+    )
+    distortion: tuple[float, ...] = Field(description="distortion coefficients for the chosen model")
+
+    @model_validator(mode="after")
+    def _check_coefficients(self) -> LensConfig:
+        allowed = {"pinhole": (4, 5, 8), "fisheye": (4,)}[self.model]
+        if len(self.distortion) not in allowed:
+            raise ValueError(
+                f"a {self.model} lens takes {' or '.join(map(str, allowed))} distortion coefficients, "
+                f"got {len(self.distortion)}"
+            )
+        fx, fy = self.camera_matrix[0][0], self.camera_matrix[1][1]
+        if fx <= 0 or fy <= 0:
+            raise ValueError("camera_matrix focal lengths fx and fy must be positive")
+        return self
+
+
+class CalibrationConfig(Strict):
+    """Pairs of matching points: where a floor mark appears in the image, and where it is in metres."""
+
+    image_points: list[ImagePoint] = Field(min_length=4, description="pixels, in the camera's full frame")
+    floor_points: list[FloorPoint] = Field(min_length=4, description="metres, same order as image_points")
+    lens: LensConfig | None = Field(default=None, description="optional intrinsics to undistort first")
+
+    @model_validator(mode="after")
+    def _same_length(self) -> CalibrationConfig:
+        if len(self.image_points) != len(self.floor_points):
+            raise ValueError(
+                f"image_points has {len(self.image_points)} points but floor_points has "
+                f"{len(self.floor_points)}: they are pairs, one floor point per image point"
+            )
+        return self
+
+
+class DetectorConfig(Strict):
+    """How people are detected in one camera's frames."""
+
+    model: str = Field(default="yolo11n-pose", description="a name from `hallwatch models`")
+    backend: Backend = Field(default="auto", description="auto: OpenVINO when it exports, else PyTorch")
+    imgsz: int = Field(
+        default=960,
+        ge=160,
+        le=2048,
+        multiple_of=32,
+        description="inference size in pixels; elevated views with small people need 960-1280",
+    )
+    confidence: float = Field(default=0.25, gt=0.0, lt=1.0, description="minimum person score")
+    keypoint_confidence: float = Field(
+        default=0.5, gt=0.0, lt=1.0, description="minimum ankle score for the feet anchor"
+    )
+
+
+class TrackingConfig(Strict):
+    """ByteTrack settings and how zone counts are steadied."""
+
+    track_buffer_frames: int = Field(default=30, ge=1, le=600, description="frames a lost track is kept")
+    match_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="ByteTrack association threshold")
+    count_hold_s: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=30.0,
+        description="a zone count falls only after the lower count has held this long; "
+        "rises are reported at once (a missed detection must not make a window look emptier)",
+    )
+
+
+class CameraConfig(Strict):
+    id: Identifier
+    source: str | int = Field(description="video file, rtsp:// or http(s):// URL, or a device index")
+    anchor: Anchor = Field(
+        default="feet",
+        description="feet for oblique views; head or center for cameras looking straight down",
+    )
+    imgsz: int | None = Field(default=None, ge=160, le=2048, multiple_of=32, description="overrides detector")
+    fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames per second sampled from the source")
+    loop: bool = Field(default=False, description="restart a video file at its end (demos)")
+    calibration: CalibrationConfig
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+
+    @property
+    def effective_imgsz(self) -> int:
+        return self.imgsz if self.imgsz is not None else self.detector.imgsz
+
+
+class _ZoneBase(Strict):
+    id: Identifier
+    name: str | None = Field(default=None, max_length=120, description="label shown on the pages")
+    cameras: list[Identifier] | None = Field(
+        default=None, description="cameras that count this zone (default: every camera)"
+    )
+
+
+def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    if len(points) < 3:
+        raise ValueError(f"a polygon needs at least 3 points, got {len(points)}")
+    area2 = sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(points, points[1:] + points[:1], strict=True))
+    if abs(area2) < 1e-6:
+        raise ValueError("the polygon has no area (its points are on one line)")
+    return points
+
+
+class WindowZone(_ZoneBase):
+    kind: Literal["window"]
+    polygon: list[FloorPoint]
+    max_people: int = Field(default=2, ge=1, le=50, description="people allowed at the window at once")
+
+    _polygon = field_validator("polygon")(_check_polygon)
+
+
+class QueueZone(_ZoneBase):
+    kind: Literal["queue"]
+    window: Identifier = Field(description="the window zone this line waits for")
+    polygon: list[FloorPoint]
+    max_people: int | None = Field(default=None, ge=1, le=500, description="queue length that raises an event")
+
+    _polygon = field_validator("polygon")(_check_polygon)
+
+
+class HallZone(_ZoneBase):
+    kind: Literal["hall"]
+    polygon: list[FloorPoint]
+    capacity: int = Field(ge=1, le=100_000, description="people allowed inside the hall")
+
+    _polygon = field_validator("polygon")(_check_polygon)
+
+
+class EntranceLine(_ZoneBase):
+    kind: Literal["entrance"]
+    line: tuple[FloorPoint, FloorPoint] = Field(description="two floor points in metres")
+    inside: FloorPoint | None = Field(
+        default=None,
+        description="a floor point on the hall's side of the line; crossing towards it counts as 'in'. "
+        "Default: the hall zone's centroid, or the left of the line from its first to its second point",
+    )
+
+    @field_validator("line")
+    @classmethod
+    def _not_a_point(cls, line: tuple[FloorPoint, FloorPoint]) -> tuple[FloorPoint, FloorPoint]:
+        (x0, y0), (x1, y1) = line
+        if abs(x0 - x1) + abs(y0 - y1) < 1e-6:
+            raise ValueError("an entrance line needs two different points")
+        return line
+
+
+Zone = Annotated[WindowZone | QueueZone | HallZone | EntranceLine, Field(discriminator="kind")]
+
+
+class SpacingConfig(Strict):
+    min_distance_m: float = Field(default=1.0, gt=0.0, le=10.0, description="people closer than this violate")
+    min_duration_s: float = Field(
+        default=2.0, ge=0.0, le=600.0, description="a violation becomes an event only when it lasts this long"
+    )
+    exempt_window_pairs: bool = Field(
+        default=False,
+        description="do not count two people standing at the same window (an applicant and a companion)",
+    )
+
+
+class HallConfig(Strict):
+    """Everything the vision pipeline needs about one site."""
+
+    site: Identifier
+    cameras: list[CameraConfig] = Field(min_length=1)
+    zones: list[Zone] = Field(default_factory=list)
+    spacing: SpacingConfig = Field(default_factory=SpacingConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> HallConfig:
+        _unique("cameras", [c.id for c in self.cameras])
+        _unique("zones", [z.id for z in self.zones])
+        camera_ids = {c.id for c in self.cameras}
+        windows = {z.id for z in self.zones if isinstance(z, WindowZone)}
+        halls = [z.id for z in self.zones if isinstance(z, HallZone)]
+        if len(halls) > 1:
+            raise ValueError(f"zones: only one hall zone is allowed, got {halls}")
+        for i, zone in enumerate(self.zones):
+            if isinstance(zone, QueueZone) and zone.window not in windows:
+                raise ValueError(
+                    f"zones[{i}] ({zone.id}): window {zone.window!r} is not a window zone; "
+                    f"known windows: {sorted(windows) or 'none'}"
+                )
+            for cam in zone.cameras or []:
+                if cam not in camera_ids:
+                    raise ValueError(f"zones[{i}] ({zone.id}): camera {cam!r} is not among cameras")
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise KeyError(f"no camera {camera_id!r}; cameras: {[c.id for c in self.cameras]}")
+
+    def zones_for(self, camera_id: str) -> list[WindowZone | QueueZone | HallZone | EntranceLine]:
+        return [z for z in self.zones if z.cameras is None or camera_id in z.cameras]
+
+
+def _unique(what: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"{what}: id {item!r} is used twice")
+        seen.add(item)

@@ -1,0 +1,121 @@
+"""The values the pipeline hands forward: people on the floor, and one frame's hall state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True, slots=True)
+class FloorPeople:
+    """Tracked people placed on the floor.
+
+    Attributes:
+        ids: `(n,)` int64 track ids.
+        floor_xy: `(n, 2)` float64 positions on the floor in metres.
+        image_xy: `(n, 2)` float64 anchor points in image pixels (feet, head or box centre).
+        scores: `(n,)` float32 detection scores.
+    """
+
+    ids: NDArray[np.int64]
+    floor_xy: NDArray[np.float64]
+    image_xy: NDArray[np.float64]
+    scores: NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        for name, shape in {"floor_xy": (n, 2), "image_xy": (n, 2), "scores": (n,)}.items():
+            actual = getattr(self, name).shape
+            if actual != shape:
+                raise ValueError(f"FloorPeople.{name} has shape {actual}, expected {shape}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> FloorPeople:
+        return cls(
+            ids=np.zeros(0, np.int64),
+            floor_xy=np.zeros((0, 2)),
+            image_xy=np.zeros((0, 2)),
+            scores=np.zeros(0, np.float32),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """Two people closer than the minimum distance; `a < b` are track ids."""
+
+    a: int
+    b: int
+    distance_m: float
+
+
+@dataclass(frozen=True, slots=True)
+class Crossing:
+    """One person crossing an entrance line in one frame."""
+
+    line: str
+    track_id: int
+    direction: Literal["in", "out"]
+
+
+HallEventType = Literal[
+    "window_over_limit_started",
+    "window_over_limit_ended",
+    "hall_over_capacity_started",
+    "hall_over_capacity_ended",
+    "queue_over_limit_started",
+    "queue_over_limit_ended",
+    "spacing_violation_started",
+    "spacing_violation_ended",
+    "person_entered",
+    "person_left",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class HallEvent:
+    """A change worth telling the server about; names match `edge.contract.EventType`."""
+
+    type: HallEventType
+    t_s: float
+    zone: str | None = None
+    count: int | None = None
+    limit: int | None = None
+    people: tuple[int, ...] = ()
+    distance_m: float | None = None
+    floor: tuple[float, float] | None = None
+    duration_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HallState:
+    """Everything one camera saw in one frame.
+
+    Attributes:
+        camera: camera id.
+        frame: index of the frame in its source (0-based).
+        t_s: the frame's time in seconds since the source started.
+        people: tracked people on the floor.
+        zone_counts: smoothed people per window, queue and hall zone.
+        violations: pairs closer than the minimum distance in this frame.
+        crossings: per entrance line, totals so far: {"in": n, "out": m}.
+        events: what started or ended in this frame.
+        zone_of: track id -> the window or queue zone the person stands in.
+        dwell_s: track id -> seconds the person has stood in that zone.
+    """
+
+    camera: str
+    frame: int
+    t_s: float
+    people: FloorPeople
+    zone_counts: dict[str, int]
+    violations: tuple[Violation, ...]
+    crossings: dict[str, dict[str, int]]
+    events: tuple[HallEvent, ...] = ()
+    zone_of: dict[int, str] = field(default_factory=dict)
+    dwell_s: dict[int, float] = field(default_factory=dict)

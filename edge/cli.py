@@ -45,7 +45,9 @@ class LazyGroup(click.Group):
 def root(verbose: int) -> None:
     """hallwatch: occupancy and 1-metre spacing for service halls, from ceiling cameras."""
     level = logging.WARNING - 10 * verbose if verbose else logging.INFO
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     # The detector library must never reach for the network or pip at run time.
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
@@ -54,3 +56,7 @@ def root(verbose: int) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     return root.main(args=argv if argv is not None else sys.argv[1:], prog_name="hallwatch")
+
+
+if __name__ == "__main__":
+    main()

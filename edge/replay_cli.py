@@ -1,0 +1,157 @@
+"""`hallwatch replay VIDEO --config hall.yaml --out results.jsonl [--annotated annotated.mp4]`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TextIO
+
+import click
+from tqdm import tqdm
+
+from edge.annotate import AnnotatedVideo, Annotator
+from edge.config import ConfigError, NodeConfig, load_config
+from edge.replay import ReplaySummary, VideoError, VideoFrame, probe_video, replay
+from models.catalog import ModelError
+from models.loader import load_detector
+from vision.calibration import CalibrationError, calibration_from_config
+from vision.config import DetectorConfig
+from vision.processor import CameraProcessor
+from vision.state import HallState
+
+
+@click.command("replay")
+@click.argument("video", type=click.Path(path_type=Path))
+@click.option(
+    "-c", "--config", "config_path", required=True, type=click.Path(path_type=Path), help="Hall YAML."
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="JSON lines, one object per frame ('-' for standard output).",
+)
+@click.option(
+    "--annotated",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write a video with boxes, ids, zones and violating pairs drawn.",
+)
+@click.option("--camera", help="Which camera of the config filmed the video (default: the first).")
+@click.option("--imgsz", type=click.IntRange(160, 2048), help="Override the detector's inference size.")
+@click.option("--backend", type=click.Choice(["auto", "openvino", "pytorch"]), help="Override the backend.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
+@click.option(
+    "--summary-json", type=click.Path(path_type=Path, dir_okay=False), help="Write the summary here."
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
+def cli(
+    video: Path,
+    config_path: Path,
+    out_path: Path,
+    annotated: Path | None,
+    camera: str | None,
+    imgsz: int | None,
+    backend: str | None,
+    max_frames: int | None,
+    summary_json: Path | None,
+    no_progress: bool,
+) -> None:
+    """Run the vision pipeline over a recorded VIDEO and write what it saw, frame by frame.
+
+    Each output line holds the frame's people (track id, floor position in metres, confidence), the
+    count per zone, pairs closer than the minimum distance, and entrance crossings so far. A summary
+    follows on standard error.
+    """
+    try:
+        config = load_config(config_path)
+        camera_id = camera or config.cameras[0].id
+        cam = config.camera(camera_id)
+        info = probe_video(video)
+    except (ConfigError, VideoError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="--camera") from None
+
+    overrides = {k: v for k, v in {"imgsz": imgsz, "backend": backend}.items() if v is not None}
+    detector_config = cam.detector.model_copy(update=overrides)
+    size = imgsz or cam.effective_imgsz
+    processor, annotator = _build(config, camera_id, detector_config, size)
+
+    with ExitStack() as stack:
+        out: TextIO = sys.stdout if str(out_path) == "-" else stack.enter_context(_open_out(out_path))
+        writer: AnnotatedVideo | None = None
+        if annotated is not None:
+            writer = AnnotatedVideo(annotated, info.fps, (info.width, info.height))
+            stack.callback(writer.close)
+        total = min(info.frame_count, max_frames) if max_frames else info.frame_count or None
+        bar = stack.enter_context(
+            tqdm(
+                total=total, unit="frame", desc=video.name, disable=no_progress, file=sys.stderr, leave=False
+            )
+        )
+
+        def on_frame(item: VideoFrame, state: HallState) -> None:
+            bar.update(1)
+            if writer is not None:
+                writer.write(annotator.draw(item.image, state, processor.last_tracked))
+
+        summary = replay(
+            info,
+            processor,
+            out,
+            ReplaySummary.for_hall(config, camera_id),
+            max_frames=max_frames,
+            on_frame=on_frame,
+        )
+
+    _print_summary(summary, size, processor.detector.backend)
+    if summary_json is not None:
+        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+
+
+def _build(
+    config: NodeConfig, camera_id: str, detector_config: DetectorConfig, size: int
+) -> tuple[CameraProcessor, Annotator]:
+    try:
+        calibration = calibration_from_config(config.camera(camera_id).calibration)
+        detector = load_detector(detector_config, size)
+    except CalibrationError as exc:
+        raise click.ClickException(f"cameras[{camera_id}].calibration: {exc}") from None
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    processor = CameraProcessor.from_config(config, camera_id, detector)
+    return processor, Annotator(config, camera_id, calibration)
+
+
+def _open_out(path: Path) -> TextIO:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write there ({exc.strerror})") from None
+
+
+def _print_summary(summary: ReplaySummary, imgsz: int, backend: str) -> None:
+    s = summary.as_dict()
+
+    def echo(text: str) -> None:
+        click.echo(text, err=True)
+
+    echo(
+        f"camera {s['camera']}: {s['frames']} frames ({s['video_seconds']} s of video) "
+        f"at {s['frames_per_second']} frames/s, {backend} imgsz {imgsz}"
+    )
+    if s["bad_frames"]:
+        echo(f"  frames that failed to decode and were skipped: {s['bad_frames']}")
+    echo(f"  people seen (track ids): {s['people_seen']}")
+    for zone, peak in sorted(s["peak"].items()):
+        limit = s["limits"].get(zone)
+        over = s["over_limit_s"].get(zone, 0.0)
+        echo(f"  {zone}: peak {peak}" + (f" (limit {limit}, over it for {over} s)" if limit else ""))
+    echo(f"  spacing violations (lasting the minimum duration): {s['spacing_violations']}")
+    for line, counts in sorted(s["crossings"].items()):
+        echo(f"  {line}: {counts.get('in', 0)} in, {counts.get('out', 0)} out")

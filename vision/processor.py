@@ -1,0 +1,67 @@
+"""One camera's frames in, one `HallState` per frame out."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vision.calibration import calibration_from_config
+from vision.config import HallConfig
+from vision.detections import Detections
+from vision.detector import PersonDetector
+from vision.pipeline import HallPipeline
+from vision.state import HallState
+from vision.tracking import PersonTracker
+
+
+class FrameProcessor(Protocol):
+    """What replay and the edge node need from the vision pipeline for one camera."""
+
+    camera_id: str
+
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+        """Detect, track and place the people in one frame.
+
+        Args:
+            image_bgr: the frame, `(h, w, 3)` uint8 BGR as OpenCV decodes it.
+            frame: the frame's index in its source (0-based).
+            t_s: the frame's time in seconds (video position, or capture time for live sources).
+        """
+        ...
+
+
+class CameraProcessor:
+    """Detector → tracker → floor pipeline for one camera; the detector may be shared.
+
+    Example:
+        >>> processor = CameraProcessor.from_config(hall, "cam-1", detector)  # doctest: +SKIP
+        >>> processor.process(frame, 0, 0.0).zone_counts  # doctest: +SKIP
+        {'hall': 3, 'window-1': 1}
+    """
+
+    def __init__(
+        self, camera_id: str, detector: PersonDetector, tracker: PersonTracker, pipeline: HallPipeline
+    ):
+        self.camera_id = camera_id
+        self.detector = detector
+        self.tracker = tracker
+        self.pipeline = pipeline
+        self.last_tracked = Detections.empty()
+
+    @classmethod
+    def from_config(cls, hall: HallConfig, camera_id: str, detector: PersonDetector) -> CameraProcessor:
+        """Build the tracker and pipeline for one camera of `hall` around a loaded detector.
+
+        Raises:
+            vision.calibration.CalibrationError: the camera's calibration points are degenerate.
+        """
+        camera = hall.camera(camera_id)
+        calibration = calibration_from_config(camera.calibration)
+        tracker = PersonTracker(hall.tracking, confidence=camera.detector.confidence)
+        return cls(camera_id, detector, tracker, HallPipeline(hall, camera_id, calibration))
+
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+        self.last_tracked = self.tracker.update(self.detector.detect(image_bgr))
+        return self.pipeline.step(frame, t_s, self.last_tracked)

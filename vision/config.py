@@ -38,9 +38,9 @@ class LensConfig(Strict):
         description="pinhole: OpenCV's radial-tangential model (k1 k2 p1 p2 [k3]); fisheye: OpenCV's "
         "equidistant model (k1 k2 k3 k4)"
     )
-    camera_matrix: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]] = (
-        Field(description="3x3 intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] in pixels")
-    )
+    camera_matrix: tuple[
+        tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]
+    ] = Field(description="3x3 intrinsic matrix [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] in pixels")
     distortion: tuple[float, ...] = Field(description="distortion coefficients for the chosen model")
 
     @model_validator(mode="after")
@@ -153,7 +153,9 @@ class QueueZone(_ZoneBase):
     kind: Literal["queue"]
     window: Identifier = Field(description="the window zone this line waits for")
     polygon: list[FloorPoint]
-    max_people: int | None = Field(default=None, ge=1, le=500, description="queue length that raises an event")
+    max_people: int | None = Field(
+        default=None, ge=1, le=500, description="queue length that raises an event"
+    )
 
     _polygon = field_validator("polygon")(_check_polygon)
 

@@ -1,0 +1,26 @@
+"""The examples in the vision core's docstrings run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "vision.anchors",
+    "vision.calibration",
+    "vision.crossings",
+    "vision.pipeline",
+    "vision.smoothing",
+    "vision.spacing",
+    "vision.zones",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0
+    assert result.failed == 0

@@ -1,0 +1,211 @@
+"""Smoothing: counts that do not flicker, limit events, and time in zone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
+from vision.smoothing import CountSmoother, DwellClock, LimitMonitor, ZoneLimit, zone_limits
+
+FPS = 5.0
+
+
+def smooth(hold_s: float, raw: list[int], fps: float = FPS) -> list[int]:
+    smoother = CountSmoother(hold_s)
+    return [smoother.update(k / fps, {"w": count})["w"] for k, count in enumerate(raw)]
+
+
+@pytest.mark.parametrize(
+    ("hold_s", "raw", "expected"),
+    [
+        pytest.param(0.6, [2, 2, 1, 2, 2], [2, 2, 2, 2, 2], id="one-frame dropout"),
+        pytest.param(0.6, [2, 2, 1, 1, 2, 2], [2, 2, 2, 2, 2, 2], id="two-frame dropout"),
+        pytest.param(0.6, [1, 3, 3], [1, 3, 3], id="rise at once"),
+        # The lower count appears at t = 0.4 and is reported once it has held 0.6 s: at t = 1.0.
+        pytest.param(0.6, [3, 3, 1, 1, 1, 1, 1, 1], [3, 3, 3, 3, 3, 1, 1, 1], id="fall after hold"),
+        pytest.param(0.0, [3, 1, 2, 0], [3, 1, 2, 0], id="no hold: raw counts"),
+        # 2 from t = 0.2 shows at 0.6; 1 from t = 0.6 shows at 1.0.
+        pytest.param(0.4, [4, 2, 2, 1, 1, 1], [4, 4, 4, 2, 2, 1], id="step down twice"),
+        pytest.param(1.0, [0, 0, 0], [0, 0, 0], id="empty zone"),
+    ],
+)
+def test_count_smoother(hold_s: float, raw: list[int], expected: list[int]) -> None:
+    assert smooth(hold_s, raw) == expected
+
+
+def test_zone_missing_from_a_frame_counts_zero() -> None:
+    smoother = CountSmoother(0.5)
+    assert smoother.update(0.0, {"a": 2, "b": 1}) == {"a": 2, "b": 1}
+    assert smoother.update(0.2, {"a": 2}) == {"a": 2, "b": 1}
+    assert smoother.update(0.8, {"a": 2}) == {"a": 2, "b": 0}
+
+
+def test_count_smoother_restarts_when_time_goes_back() -> None:
+    smoother = CountSmoother(10.0)
+    smoother.update(5.0, {"w": 9})
+    assert smoother.update(0.0, {"w": 1}) == {"w": 1}
+
+
+def test_count_smoother_refuses_negative_counts_and_hold() -> None:
+    with pytest.raises(ValueError, match="cannot be negative"):
+        CountSmoother(0.5).update(0.0, {"w": -1})
+    with pytest.raises(ValueError, match="hold_s"):
+        CountSmoother(-1.0)
+
+
+def reference_smoothed(times: list[float], raw: list[int], hold_s: float) -> list[int]:
+    """The definition, restated: at t_k the highest count among the frames that still hold at
+    t_k - hold_s or later (a frame holds until the next one)."""
+    out = []
+    for k, t in enumerate(times):
+        held = [raw[i] for i in range(k + 1) if i == k or times[i + 1] > t - hold_s + 1e-9]
+        out.append(max(held))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=st.lists(st.tuples(st.floats(0.01, 1.0), st.integers(0, 20)), min_size=1, max_size=60),
+    hold_s=st.floats(0.0, 3.0),
+)
+def test_property_smoothed_counts(steps: list[tuple[float, int]], hold_s: float) -> None:
+    times = list(np.cumsum([dt for dt, _ in steps]))
+    raw = [count for _, count in steps]
+    smoother = CountSmoother(hold_s)
+    smoothed = [smoother.update(float(t), {"w": c})["w"] for t, c in zip(times, raw, strict=True)]
+    assert all(s >= 0 for s in smoothed)  # never negative
+    assert all(s >= c for s, c in zip(smoothed, raw, strict=True))  # rises at once
+    assert all(s <= max(raw[: k + 1]) for k, s in enumerate(smoothed))  # never invents people
+    assert smoothed == reference_smoothed([float(t) for t in times], raw, hold_s)
+
+
+@pytest.mark.parametrize(
+    ("limit", "started", "ended"),
+    [
+        (
+            ZoneLimit("window-1", 2, "window_over_limit"),
+            "window_over_limit_started",
+            "window_over_limit_ended",
+        ),
+        (ZoneLimit("queue-1", 2, "queue_over_limit"), "queue_over_limit_started", "queue_over_limit_ended"),
+        (
+            ZoneLimit("hall", 2, "hall_over_capacity"),
+            "hall_over_capacity_started",
+            "hall_over_capacity_ended",
+        ),
+    ],
+)
+def test_limit_monitor_events(limit: ZoneLimit, started: str, ended: str) -> None:
+    monitor = LimitMonitor([limit])
+    counts = [2, 3, 3, 5, 4, 2, 2, 3]
+    events = [(k, e) for k, c in enumerate(counts) for e in monitor.update(k * 0.5, {limit.zone: c})]
+    assert [(k, e.type) for k, e in events] == [(1, started), (5, ended), (7, started)]
+    first, last, again = (e for _, e in events)
+    assert (first.zone, first.count, first.limit, first.t_s) == (limit.zone, 3, 2, 0.5)
+    assert (last.zone, last.count, last.limit, last.t_s) == (limit.zone, 5, 2, 2.5)  # count: the peak
+    assert last.duration_s == pytest.approx(2.0)
+    assert first.duration_s is None
+    assert again.count == 3
+    assert [e.type for e in monitor.finish(4.0)] == [ended]
+    assert monitor.finish(4.0) == ()
+
+
+def test_limit_monitor_at_the_limit_is_fine_and_missing_zone_counts_zero() -> None:
+    monitor = LimitMonitor([ZoneLimit("w", 2, "window_over_limit"), ZoneLimit("h", 10, "hall_over_capacity")])
+    assert monitor.update(0.0, {"w": 2, "h": 10}) == []
+    assert [e.type for e in monitor.update(0.2, {"w": 3})] == ["window_over_limit_started"]
+    assert [e.type for e in monitor.update(0.4, {})] == ["window_over_limit_ended"]
+
+
+def test_limit_monitor_drops_open_episodes_when_time_goes_back() -> None:
+    monitor = LimitMonitor([ZoneLimit("w", 1, "window_over_limit")])
+    monitor.update(3.0, {"w": 2})
+    assert monitor.update(0.0, {"w": 2})[0].type == "window_over_limit_started"
+
+
+def test_zone_limits_from_config() -> None:
+    zones: list[WindowZone | QueueZone | HallZone | EntranceLine] = [
+        WindowZone(id="w1", kind="window", polygon=[(0, 0), (1, 0), (1, 1)], max_people=1),
+        QueueZone(id="q1", kind="queue", window="w1", polygon=[(0, 1), (1, 1), (1, 2)], max_people=6),
+        QueueZone(id="q2", kind="queue", window="w1", polygon=[(0, 1), (1, 1), (1, 2)]),
+        HallZone(id="hall", kind="hall", polygon=[(0, 0), (9, 0), (9, 9)], capacity=40),
+        EntranceLine(id="door", kind="entrance", line=((0, 0), (1, 0))),
+    ]
+    assert zone_limits(zones) == [
+        ZoneLimit("w1", 1, "window_over_limit"),
+        ZoneLimit("q1", 6, "queue_over_limit"),
+        ZoneLimit("hall", 40, "hall_over_capacity"),
+    ]
+
+
+def dwell_run(clock: DwellClock, frames: list[tuple[float, dict[int, str | None]]]) -> list[dict[int, float]]:
+    return [clock.update(t, np.array(list(people), np.int64), list(people.values())) for t, people in frames]
+
+
+def test_dwell_accumulates_and_resets_on_zone_change() -> None:
+    out = dwell_run(
+        DwellClock(grace_s=2.0),
+        [
+            (0.0, {1: "queue-1", 2: None}),
+            (1.0, {1: "queue-1", 2: "queue-1"}),
+            (2.0, {1: "window-1", 2: "queue-1"}),
+            (3.5, {1: "window-1", 2: "queue-1"}),
+        ],
+    )
+    assert out == [{1: 0.0}, {1: 1.0, 2: 0.0}, {1: 0.0, 2: 1.0}, {1: 1.5, 2: 2.5}]
+
+
+@pytest.mark.parametrize(
+    ("gap", "expected"),
+    [
+        pytest.param({}, 2.0, id="missing for one frame: kept"),
+        pytest.param({3: None}, 2.0, id="outside every zone for one frame: kept"),
+    ],
+)
+def test_dwell_survives_a_short_dropout(gap: dict[int, str | None], expected: float) -> None:
+    clock = DwellClock(grace_s=1.0)
+    out = dwell_run(clock, [(0.0, {3: "q"}), (1.0, {3: "q"}), (1.5, gap), (2.0, {3: "q"})])
+    assert out[2] == {}
+    assert out[-1] == {3: expected}
+
+
+def test_dwell_forgets_after_grace() -> None:
+    clock = DwellClock(grace_s=1.0)
+    out = dwell_run(clock, [(0.0, {3: "q"}), (1.0, {3: "q"}), (2.5, {}), (3.0, {3: "q"})])
+    assert out[-1] == {3: 0.0}
+
+
+def test_dwell_with_nobody_and_bad_input() -> None:
+    assert DwellClock().update(0.0, np.zeros(0, np.int64), []) == {}
+    with pytest.raises(ValueError, match="zone_of has 0 entries but ids has 1"):
+        DwellClock().update(0.0, np.array([1]), [])
+    with pytest.raises(ValueError, match="grace_s"):
+        DwellClock(grace_s=-1)
+
+
+def test_dwell_restarts_when_time_goes_back() -> None:
+    clock = DwellClock()
+    dwell_run(clock, [(10.0, {1: "q"}), (11.0, {1: "q"})])
+    assert clock.update(0.0, np.array([1]), ["q"]) == {1: 0.0}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    frames=st.lists(
+        st.dictionaries(st.integers(0, 5), st.sampled_from(["w", "q", None]), max_size=6),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_property_dwell_is_never_negative_nor_longer_than_the_run(
+    frames: list[dict[int, str | None]],
+) -> None:
+    clock = DwellClock(grace_s=0.5)
+    for k, people in enumerate(frames):
+        t = k * 0.2
+        dwell = clock.update(t, np.array(list(people), np.int64), list(people.values()))
+        assert set(dwell) == {i for i, zone in people.items() if zone is not None}
+        assert all(0.0 <= d <= t + 1e-9 for d in dwell.values())

@@ -1,0 +1,249 @@
+"""Steadier numbers over time: zone counts that do not flicker, limit events, and time in zone per person."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
+from vision.state import HallEvent, HallEventType
+
+#: Slack for comparing frame times (seconds), so 1.6 - 0.6 still reaches 1.0.
+_TIME_EPS_S = 1e-9
+
+
+class CountSmoother:
+    """Zone counts that rise at once and fall only after the lower count has held for `hold_s`.
+
+    A detection that drops out for a frame or two would otherwise make a window look emptier for a
+    moment. Each zone's reported count is the highest raw count whose frame still matters: a frame's
+    count holds from its time until the next frame's, and stops mattering once that is `hold_s` ago.
+    A zone that was counted before and is missing from a frame counts 0 there. A frame time earlier
+    than the last one (a restarted source) starts afresh.
+
+    Args:
+        hold_s: seconds a lower count must hold before it is reported; 0 reports raw counts.
+
+    Example:
+        >>> smoother = CountSmoother(hold_s=0.5)
+        >>> frames = [(0.0, 2), (0.2, 1), (0.4, 2), (0.6, 1), (1.1, 1)]
+        >>> [smoother.update(t_s, {"w1": count})["w1"] for t_s, count in frames]
+        [2, 2, 2, 2, 1]
+    """
+
+    def __init__(self, hold_s: float) -> None:
+        if hold_s < 0:
+            raise ValueError(f"hold_s must be >= 0, got {hold_s}")
+        self.hold_s = hold_s
+        self._history: dict[str, deque[tuple[float, int]]] = {}
+        self._last_t_s: float | None = None
+
+    def update(self, t_s: float, counts: Mapping[str, int]) -> dict[str, int]:
+        """Feed one frame's raw counts; returns the smoothed counts of every zone seen so far.
+
+        Example:
+            >>> CountSmoother(0.6).update(0.0, {})
+            {}
+        """
+        negative = sorted(zone for zone, count in counts.items() if count < 0)
+        if negative:
+            raise ValueError(f"counts cannot be negative: {negative}")
+        if self._last_t_s is not None and t_s < self._last_t_s:
+            self._history.clear()
+        self._last_t_s = t_s
+        for zone in counts:
+            self._history.setdefault(zone, deque())
+        smoothed: dict[str, int] = {}
+        for zone, history in self._history.items():
+            history.append((t_s, int(counts.get(zone, 0))))
+            while len(history) >= 2 and history[1][0] <= t_s - self.hold_s + _TIME_EPS_S:
+                history.popleft()
+            smoothed[zone] = max(count for _, count in history)
+        return smoothed
+
+
+LimitKind = Literal["window_over_limit", "queue_over_limit", "hall_over_capacity"]
+
+_EVENT_TYPES: dict[LimitKind, tuple[HallEventType, HallEventType]] = {
+    "window_over_limit": ("window_over_limit_started", "window_over_limit_ended"),
+    "queue_over_limit": ("queue_over_limit_started", "queue_over_limit_ended"),
+    "hall_over_capacity": ("hall_over_capacity_started", "hall_over_capacity_ended"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneLimit:
+    """A zone whose count is watched: over `limit` people (strictly more) is over the limit."""
+
+    zone: str
+    limit: int
+    kind: LimitKind
+
+
+def zone_limits(zones: Sequence[WindowZone | QueueZone | HallZone | EntranceLine]) -> list[ZoneLimit]:
+    """The limits the zones set: each window's `max_people`, each queue's `max_people` when set, and
+    the hall's `capacity`.
+
+    Example:
+        >>> zone_limits([WindowZone(id="w1", kind="window", polygon=[(0, 0), (1, 0), (1, 1)])])
+        [ZoneLimit(zone='w1', limit=2, kind='window_over_limit')]
+    """
+    limits: list[ZoneLimit] = []
+    for zone in zones:
+        if isinstance(zone, WindowZone):
+            limits.append(ZoneLimit(zone.id, zone.max_people, "window_over_limit"))
+        elif isinstance(zone, QueueZone) and zone.max_people is not None:
+            limits.append(ZoneLimit(zone.id, zone.max_people, "queue_over_limit"))
+        elif isinstance(zone, HallZone):
+            limits.append(ZoneLimit(zone.id, zone.capacity, "hall_over_capacity"))
+    return limits
+
+
+@dataclass(slots=True)
+class _OverLimit:
+    started_t_s: float
+    peak: int
+
+
+class LimitMonitor:
+    """Emits `*_over_limit_started` / `*_ended` events from (smoothed) zone counts.
+
+    The started event carries the count and the limit; the ended event carries the highest count
+    seen while over the limit (`count`), the limit, and how long it lasted (`duration_s`). A frame
+    time earlier than the last one (a restarted source) drops open episodes without events.
+
+    Example:
+        >>> monitor = LimitMonitor([ZoneLimit("w1", 2, "window_over_limit")])
+        >>> [e.type for e in monitor.update(0.0, {"w1": 3})]
+        ['window_over_limit_started']
+        >>> [(e.type, e.count, e.duration_s) for e in monitor.update(4.5, {"w1": 2})]
+        [('window_over_limit_ended', 3, 4.5)]
+    """
+
+    def __init__(self, limits: Sequence[ZoneLimit]) -> None:
+        self.limits = tuple(limits)
+        self._open: dict[str, _OverLimit] = {}
+        self._last_t_s: float | None = None
+
+    def update(self, t_s: float, counts: Mapping[str, int]) -> list[HallEvent]:
+        """Feed one frame's counts (a zone missing from `counts` counts 0); returns its events.
+
+        Example:
+            >>> LimitMonitor([]).update(0.0, {})
+            []
+        """
+        if self._last_t_s is not None and t_s < self._last_t_s:
+            self._open.clear()
+        self._last_t_s = t_s
+        events: list[HallEvent] = []
+        for limit in self.limits:
+            count = int(counts.get(limit.zone, 0))
+            started_type, ended_type = _EVENT_TYPES[limit.kind]
+            episode = self._open.get(limit.zone)
+            if count > limit.limit:
+                if episode is None:
+                    self._open[limit.zone] = _OverLimit(t_s, count)
+                    events.append(
+                        HallEvent(started_type, t_s, zone=limit.zone, count=count, limit=limit.limit)
+                    )
+                else:
+                    episode.peak = max(episode.peak, count)
+            elif episode is not None:
+                del self._open[limit.zone]
+                events.append(_ended(ended_type, t_s, limit, episode))
+        return events
+
+    def finish(self, t_s: float) -> tuple[HallEvent, ...]:
+        """End every open episode (at the end of a stream), returning their ended events.
+
+        Example:
+            >>> LimitMonitor([]).finish(1.0)
+            ()
+        """
+        events = tuple(
+            _ended(_EVENT_TYPES[limit.kind][1], t_s, limit, self._open[limit.zone])
+            for limit in self.limits
+            if limit.zone in self._open
+        )
+        self._open.clear()
+        return events
+
+
+def _ended(event_type: HallEventType, t_s: float, limit: ZoneLimit, episode: _OverLimit) -> HallEvent:
+    return HallEvent(
+        event_type,
+        t_s,
+        zone=limit.zone,
+        count=episode.peak,
+        limit=limit.limit,
+        duration_s=t_s - episode.started_t_s,
+    )
+
+
+@dataclass(slots=True)
+class _Stay:
+    zone: str
+    since_t_s: float
+    last_seen_t_s: float
+
+
+class DwellClock:
+    """Seconds each person has stood in their current window or queue zone.
+
+    The clock restarts when a person changes zone. A person missing from a frame, or outside every
+    zone, keeps their clock for up to `grace_s` (a missed detection must not reset a long wait); after
+    that they are forgotten. A frame time earlier than the last one (a restarted source) starts afresh.
+
+    Args:
+        grace_s: how long a person may be missing or out of their zone and keep their clock.
+
+    Example:
+        >>> clock = DwellClock()
+        >>> clock.update(10.0, np.array([3]), ["queue-1"])
+        {3: 0.0}
+        >>> clock.update(11.5, np.array([3]), ["queue-1"])
+        {3: 1.5}
+    """
+
+    def __init__(self, grace_s: float = 2.0) -> None:
+        if grace_s < 0:
+            raise ValueError(f"grace_s must be >= 0, got {grace_s}")
+        self.grace_s = grace_s
+        self._stays: dict[int, _Stay] = {}
+        self._last_t_s: float | None = None
+
+    def update(self, t_s: float, ids: ArrayLike, zone_of: Sequence[str | None]) -> dict[int, float]:
+        """Feed one frame; returns seconds in zone for the people in a zone in this frame.
+
+        Args:
+            t_s: the frame's time in seconds.
+            ids: `(n,)` track ids.
+            zone_of: per person, their window or queue zone, or None.
+
+        Example:
+            >>> DwellClock().update(0.0, np.zeros(0, np.int64), [])
+            {}
+        """
+        track_ids = np.asarray(ids, np.int64).reshape(-1).tolist()
+        if len(track_ids) != len(zone_of):
+            raise ValueError(f"zone_of has {len(zone_of)} entries but ids has {len(track_ids)}")
+        if self._last_t_s is not None and t_s < self._last_t_s:
+            self._stays.clear()
+        self._last_t_s = t_s
+        dwell_s: dict[int, float] = {}
+        for track_id, zone in zip(track_ids, zone_of, strict=True):
+            if zone is None:
+                continue
+            stay = self._stays.get(track_id)
+            if stay is None or stay.zone != zone or t_s - stay.last_seen_t_s > self.grace_s:
+                stay = self._stays[track_id] = _Stay(zone, t_s, t_s)
+            stay.last_seen_t_s = t_s
+            dwell_s[track_id] = t_s - stay.since_t_s
+        for track_id in [i for i, stay in self._stays.items() if t_s - stay.last_seen_t_s > self.grace_s]:
+            del self._stays[track_id]
+        return dwell_s

@@ -46,7 +46,19 @@ class MqttConfig(_Strict):
     )
     tls: TlsConfig | None = Field(default=None, description="TLS settings; absent means plain TCP")
     keepalive_s: int = Field(default=30, ge=5, le=3600)
+    reconnect_min_s: float = Field(
+        default=1.0, ge=0.1, le=60.0, description="first wait before reconnecting to the broker"
+    )
+    reconnect_max_s: float = Field(
+        default=60.0, ge=1.0, le=3600.0, description="longest wait between reconnection attempts"
+    )
     publish_positions: bool = Field(default=False, description="publish anonymous floor positions")
+
+    @model_validator(mode="after")
+    def _reconnect_range(self) -> MqttConfig:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not be larger than reconnect_max_s")
+        return self
 
     def resolved_password(self) -> str | None:
         if self.password is not None:
@@ -67,9 +79,14 @@ class OutboxConfig(_Strict):
 class NodeSettings(_Strict):
     id: Identifier = Field(description="the node's name; also its MQTT client id and user name")
     health_interval_s: float = Field(default=10.0, ge=1.0, le=3600.0)
-    state_interval_s: float = Field(default=1.0, ge=0.1, le=60.0, description="camera state at least this often")
+    state_interval_s: float = Field(
+        default=1.0, ge=0.1, le=60.0, description="camera state at least this often"
+    )
     camera_timeout_s: float = Field(
         default=5.0, ge=0.5, le=60.0, description="no frame for this long: the camera is lost"
+    )
+    camera_retry_max_s: float = Field(
+        default=30.0, ge=0.5, le=3600.0, description="longest wait between attempts to reopen a lost camera"
     )
 
 

@@ -20,6 +20,7 @@ Topics, all under ``hallwatch/{site}/``:
 from __future__ import annotations
 
 import re
+import typing
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 TOPIC_ROOT = "hallwatch"
 
 TopicKind = Literal["status", "health", "layout", "config", "state", "events", "positions"]
@@ -38,6 +39,7 @@ Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Metres = Annotated[float, Field(ge=-10_000.0, le=10_000.0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0.0, le=10_000_000.0, allow_inf_nan=False)]
+Total = Annotated[int, Field(ge=0, lt=2**63)]  # a running total since the node started
 
 
 def utc_now() -> datetime:
@@ -118,8 +120,8 @@ class CameraHealth(BaseModel):
     connected: bool
     fps: float = Field(ge=0.0, le=1000.0, description="frames processed per second over the last period")
     latency_ms: float = Field(ge=0.0, le=600_000.0, description="capture to state, mean over the period")
-    frames_dropped: Count = Field(description="frames skipped because processing fell behind, since start")
-    reconnects: Count = Field(description="times the source was reopened, since start")
+    frames_dropped: Total = Field(description="frames skipped because processing fell behind, since start")
+    reconnects: Total = Field(description="times the source was reopened, since start")
     last_frame_ts: AwareDatetime | None = None
 
 
@@ -129,9 +131,15 @@ class NodeHealth(Envelope):
     uptime_s: Seconds
     cameras: list[CameraHealth] = Field(max_length=256)
     outbox_depth: Count = Field(description="events waiting for their PUBACK")
-    outbox_dropped: Count = Field(description="events dropped because the outbox was full, since start")
-    published: Count = Field(description="events acknowledged by the broker since start")
-    rejected_config: Count = Field(default=0, description="config pushes refused since start")
+    outbox_dropped: Total = Field(description="events dropped because the outbox was full, since start")
+    published: Total = Field(description="events acknowledged by the broker since start")
+    rejected_config: Total = Field(default=0, description="config pushes refused since start")
+    refused: Total = Field(
+        default=0, description="events the broker refused (PUBACK with an error, e.g. its ACL), since start"
+    )
+    last_config_error: str | None = Field(
+        default=None, max_length=500, description="why the last refused config push was refused"
+    )
 
 
 class LayoutZone(BaseModel):
@@ -142,7 +150,9 @@ class LayoutZone(BaseModel):
     name: str | None = Field(default=None, max_length=120)
     polygon: list[tuple[Metres, Metres]] = Field(default_factory=list, max_length=256)
     line: tuple[tuple[Metres, Metres], tuple[Metres, Metres]] | None = None
-    limit: Count | None = Field(default=None, description="max_people for windows/queues, capacity for the hall")
+    limit: Count | None = Field(
+        default=None, description="max_people for windows/queues, capacity for the hall"
+    )
     window: Name | None = Field(default=None, description="for a queue: its window")
     cameras: list[Name] | None = None
 
@@ -164,10 +174,20 @@ class NodeLayout(Envelope):
     zones: list[LayoutZone] = Field(max_length=512)
     cameras: list[LayoutCamera] = Field(max_length=256)
     min_distance_m: float = Field(gt=0.0, le=10.0)
+    config_id: uuid.UUID | None = Field(
+        default=None, description="event_id of the config push this layout comes from, if any"
+    )
 
 
 class NodeConfigPush(BaseModel):
-    """Server to node, retained: new calibration and zones for the node to apply (issue 5)."""
+    """Server to node, retained: new calibration and zones for the node to apply (issue 5).
+
+    `config` may hold `cameras` (entries matched by `id`; the fields given replace the camera's,
+    an unknown id adds a complete camera), `zones` (the whole list, replaced) and `spacing` (the
+    fields given replace the current ones); anything else is refused. The node answers with a new
+    retained `NodeLayout` whose `config_id` is this push's `event_id`; a refused push is counted in
+    `NodeHealth.rejected_config` with the reason in `last_config_error`. See docs/mqtt.md.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -175,7 +195,9 @@ class NodeConfigPush(BaseModel):
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     ts: AwareDatetime = Field(default_factory=utc_now)
     issued_by: str = Field(max_length=120)
-    config: dict[str, Any] = Field(description="the parts of the node config to replace: cameras, zones, spacing")
+    config: dict[str, Any] = Field(
+        description="the parts of the node config to replace: cameras, zones, spacing"
+    )
 
 
 class CameraState(Envelope):
@@ -208,7 +230,7 @@ EventType = Literal[
 ]
 
 ZONE_EVENT_TYPES: frozenset[str] = frozenset(
-    t for t in EventType.__args__ if t.startswith(("window_", "hall_", "queue_"))  # type: ignore[attr-defined]
+    t for t in typing.get_args(EventType) if t.startswith(("window_", "hall_", "queue_"))
 )
 
 

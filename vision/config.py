@@ -107,6 +107,8 @@ class TrackingConfig(Strict):
 
 
 class CameraConfig(Strict):
+    """One camera: where its frames come from and how its image maps onto the floor."""
+
     id: Identifier
     source: str | int = Field(description="video file, rtsp:// or http(s):// URL, or a device index")
     anchor: Anchor = Field(
@@ -116,8 +118,8 @@ class CameraConfig(Strict):
     imgsz: int | None = Field(default=None, ge=160, le=2048, multiple_of=32, description="overrides detector")
     fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames per second sampled from the source")
     loop: bool = Field(default=False, description="restart a video file at its end (demos)")
-    calibration: CalibrationConfig
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    calibration: CalibrationConfig = Field(description="image to floor point pairs")
+    detector: DetectorConfig = Field(default_factory=DetectorConfig, description="the person detector")
 
     @property
     def effective_imgsz(self) -> int:
@@ -142,17 +144,21 @@ def _check_polygon(points: list[tuple[float, float]]) -> list[tuple[float, float
 
 
 class WindowZone(_ZoneBase):
+    """A service window: the floor area where visitors stand while served."""
+
     kind: Literal["window"]
-    polygon: list[FloorPoint]
+    polygon: list[FloorPoint] = Field(description="floor outline in metres, 3 or more [x, y] points")
     max_people: int = Field(default=2, ge=1, le=50, description="people allowed at the window at once")
 
     _polygon = field_validator("polygon")(_check_polygon)
 
 
 class QueueZone(_ZoneBase):
+    """The waiting line painted in front of a window."""
+
     kind: Literal["queue"]
     window: Identifier = Field(description="the window zone this line waits for")
-    polygon: list[FloorPoint]
+    polygon: list[FloorPoint] = Field(description="floor outline in metres, 3 or more [x, y] points")
     max_people: int | None = Field(
         default=None, ge=1, le=500, description="queue length that raises an event"
     )
@@ -161,14 +167,18 @@ class QueueZone(_ZoneBase):
 
 
 class HallZone(_ZoneBase):
+    """The whole hall, whose occupancy is held against its capacity (one per site)."""
+
     kind: Literal["hall"]
-    polygon: list[FloorPoint]
+    polygon: list[FloorPoint] = Field(description="floor outline in metres, 3 or more [x, y] points")
     capacity: int = Field(ge=1, le=100_000, description="people allowed inside the hall")
 
     _polygon = field_validator("polygon")(_check_polygon)
 
 
 class EntranceLine(_ZoneBase):
+    """A line across a door; people crossing it are counted in and out."""
+
     kind: Literal["entrance"]
     line: tuple[FloorPoint, FloorPoint] = Field(description="two floor points in metres")
     inside: FloorPoint | None = Field(
@@ -190,6 +200,8 @@ Zone = Annotated[WindowZone | QueueZone | HallZone | EntranceLine, Field(discrim
 
 
 class SpacingConfig(Strict):
+    """The 1-metre rule."""
+
     min_distance_m: float = Field(default=1.0, gt=0.0, le=10.0, description="people closer than this violate")
     min_duration_s: float = Field(
         default=2.0, ge=0.0, le=600.0, description="a violation becomes an event only when it lasts this long"
@@ -204,10 +216,10 @@ class HallConfig(Strict):
     """Everything the vision pipeline needs about one site."""
 
     site: Identifier
-    cameras: list[CameraConfig] = Field(min_length=1)
-    zones: list[Zone] = Field(default_factory=list)
-    spacing: SpacingConfig = Field(default_factory=SpacingConfig)
-    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    cameras: list[CameraConfig] = Field(min_length=1, description="the cameras of this site or node")
+    zones: list[Zone] = Field(default_factory=list, description="windows, queues, the hall, entrance lines")
+    spacing: SpacingConfig = Field(default_factory=SpacingConfig, description="the distancing rule")
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="tracking and smoothing")
 
     @model_validator(mode="after")
     def _check_references(self) -> HallConfig:

@@ -1,0 +1,134 @@
+"""One camera's worker: frames from its feed through its processor, states and events to a sink.
+
+Each camera runs on its own thread (and its feed reads on another), so a slow or dead camera never
+holds up the others. The worker also watches its feed: no frame for `timeout_s` is a lost camera
+(reported once), and the first frame after that a recovered one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from edge.health import CameraPeriod, CameraStats
+from edge.sources import CameraFeed, Frame
+from vision.config import CameraConfig
+from vision.state import HallState
+
+if TYPE_CHECKING:
+    from vision.processor import FrameProcessor
+
+log = logging.getLogger(__name__)
+
+
+class CameraSink(Protocol):
+    """Where a camera's results go (the node's reporter)."""
+
+    def frame_processed(self, camera: str, frame: Frame, state: HallState) -> None: ...
+
+    def camera_lost(self, camera: str, reason: str) -> None: ...
+
+    def camera_recovered(self, camera: str, down_s: float) -> None: ...
+
+
+class CameraWorker:
+    """Runs one camera: `start`, `stop`, `replace_processor` (after a config push)."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        processor: FrameProcessor,
+        feed: CameraFeed,
+        sink: CameraSink,
+        *,
+        timeout_s: float,
+    ) -> None:
+        self.camera = camera
+        self.feed = feed
+        self.stats = CameraStats(camera.id)
+        self._processor = processor
+        self._sink = sink
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._lost = False
+        self._thread = threading.Thread(target=self._run, name=f"camera-{camera.id}", daemon=True)
+
+    @property
+    def lost(self) -> bool:
+        return self._lost
+
+    def start(self) -> None:
+        self.feed.start()
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the worker and its reader to stop, without waiting (to stop many cameras at once)."""
+        self._stop.set()
+        self.feed.request_stop()
+
+    def stop(self, join_timeout_s: float = 5.0) -> None:
+        self.request_stop()
+        self.feed.stop()
+        self._thread.join(join_timeout_s)
+        if self._thread.is_alive():
+            log.warning("%s: its processing did not finish within %.0f s", self.camera.id, join_timeout_s)
+
+    def replace_processor(self, processor: FrameProcessor) -> None:
+        with self._lock:
+            self._processor = processor
+
+    def take_period(self) -> CameraPeriod:
+        status = self.feed.status()
+        return self.stats.take_period(
+            connected=status.connected and not self._lost,
+            frames_dropped=status.frames_dropped,
+            reconnects=status.reconnects,
+        )
+
+    def _run(self) -> None:
+        last_frame_mono = time.monotonic()  # no first frame within the timeout is a lost camera too
+        errors_logged = 0
+        while not self._stop.is_set():
+            frame = self.feed.get(timeout=0.1)
+            now = time.monotonic()
+            if frame is None:
+                if not self._lost and now - last_frame_mono >= self._timeout_s:
+                    self._lost = True
+                    status = self.feed.status()
+                    reason = status.last_error or (
+                        f"no frame from {self.feed.description} for {self._timeout_s:g} s"
+                    )
+                    log.warning("%s: camera lost: %s", self.camera.id, reason)
+                    self._sink.camera_lost(self.camera.id, reason)
+                if self._lost:
+                    self.feed.check_stuck()
+                continue
+            if self._lost:
+                down_s = frame.captured_mono - last_frame_mono
+                self._lost = False
+                log.info("%s: camera back after %.1f s", self.camera.id, down_s)
+                self._sink.camera_recovered(self.camera.id, down_s)
+            last_frame_mono = frame.captured_mono
+            with self._lock:
+                processor = self._processor
+            try:
+                state = processor.process(frame.image, frame.index, frame.t_s)
+            except Exception:
+                self.stats.record_error()
+                if errors_logged < 3 or self.stats.processing_errors % 100 == 0:
+                    errors_logged += 1
+                    log.exception(
+                        "%s: processing frame %d failed (%d failures so far); going on with the next",
+                        self.camera.id,
+                        frame.index,
+                        self.stats.processing_errors,
+                    )
+                continue
+            self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
+            try:
+                self._sink.frame_processed(self.camera.id, frame, state)
+            except Exception:
+                log.exception("%s: reporting frame %d failed", self.camera.id, frame.index)

@@ -1,0 +1,149 @@
+"""Broker credentials for a site: mosquitto password file and ACL, from the nodes' config files.
+
+Each node logs in as its `mqtt.username` (default: its node id) and may publish only on its own
+topics: `nodes/{node}/status|health|layout` and `cameras/{camera}/#` for its own cameras, and read
+only its own `nodes/{node}/config`. The server user reads everything under `hallwatch/` and writes
+the nodes' config topics.
+
+Passwords are hashed the way `mosquitto_passwd` (2.x) does by default: PBKDF2-HMAC-SHA512 with a
+12-byte random salt, written as `user:$7$<iterations>$<base64 salt>$<base64 hash>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edge.config import NodeConfig
+from edge.contract import TOPIC_ROOT
+
+PBKDF2_ITERATIONS = 101  # mosquitto_passwd's own default; the broker hashes every login with it
+SALT_BYTES = 12
+
+
+class CredentialsError(Exception):
+    """Node configs that cannot share one broker (a user or camera claimed twice)."""
+
+
+def hash_password(password: str, *, iterations: int = PBKDF2_ITERATIONS, salt: bytes | None = None) -> str:
+    """A mosquitto 2.x password hash (`$7$...`, PBKDF2-SHA512).
+
+    >>> hash_password("secret", salt=bytes(12)).startswith("$7$101$AAAAAAAAAAAAAAAA$")
+    True
+    """
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, 64)
+    return f"$7${iterations}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """Check a password against a `$7$` (PBKDF2-SHA512) mosquitto hash."""
+    parts = hashed.split("$")
+    if len(parts) != 5 or parts[1] != "7":
+        return False
+    iterations, salt = int(parts[2]), base64.b64decode(parts[3])
+    return secrets.compare_digest(hash_password(password, iterations=iterations, salt=salt), hashed)
+
+
+def new_password() -> str:
+    """A random password (32 URL-safe characters, about 190 bits)."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAccess:
+    """What one node may do on the broker."""
+
+    user: str
+    site: str
+    node: str
+    cameras: tuple[str, ...]
+    password_env: str | None = None
+
+    @classmethod
+    def from_config(cls, config: NodeConfig) -> NodeAccess:
+        return cls(
+            user=config.mqtt.username or config.node.id,
+            site=config.site,
+            node=config.node.id,
+            cameras=tuple(c.id for c in config.cameras),
+            password_env=config.mqtt.password_env,
+        )
+
+
+def check_nodes(nodes: list[NodeAccess], server_user: str) -> None:
+    """Refuse a set of nodes that would share a user, a node id or a camera id on one site.
+
+    Raises:
+        CredentialsError: naming the clash.
+    """
+    users: dict[str, str] = {}
+    node_ids: dict[tuple[str, str], str] = {}
+    cameras: dict[tuple[str, str], str] = {}
+    for n in nodes:
+        if n.user == server_user:
+            raise CredentialsError(f"node {n.node} uses the server's user name {server_user!r}")
+        if n.user in users:
+            raise CredentialsError(f"nodes {users[n.user]} and {n.node} both log in as {n.user!r}")
+        users[n.user] = n.node
+        if (n.site, n.node) in node_ids:
+            raise CredentialsError(f"node id {n.node!r} appears twice on site {n.site}")
+        node_ids[(n.site, n.node)] = n.node
+        for cam in n.cameras:
+            if (n.site, cam) in cameras:
+                raise CredentialsError(
+                    f"camera {cam!r} of site {n.site} is on both {cameras[(n.site, cam)]} and {n.node}; "
+                    "camera ids must be unique within a site"
+                )
+            cameras[(n.site, cam)] = n.node
+
+
+def acl_text(nodes: list[NodeAccess], server_user: str, *, now: datetime | None = None) -> str:
+    """A mosquitto `acl_file` for these nodes and the server.
+
+    >>> print(acl_text([NodeAccess("edge-1", "hall", "edge-1", ("cam-1",))], "server").split("\\n")[3])
+    user edge-1
+    """
+    check_nodes(nodes, server_user)
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"# hallwatch broker ACL, written by `hallwatch edge credentials` on {stamp}.",
+        "# Each node publishes only on its own node and camera topics; the server reads all.",
+        "",
+    ]
+    for n in sorted(nodes, key=lambda n: (n.site, n.node)):
+        base = f"{TOPIC_ROOT}/{n.site}"
+        lines.append(f"user {n.user}")
+        for kind in ("status", "health", "layout"):
+            lines.append(f"topic write {base}/nodes/{n.node}/{kind}")
+        lines.append(f"topic read {base}/nodes/{n.node}/config")
+        for cam in n.cameras:
+            lines.append(f"topic write {base}/cameras/{cam}/+")
+        lines.append("")
+    lines += [
+        f"user {server_user}",
+        f"topic read {TOPIC_ROOT}/#",
+        f"topic write {TOPIC_ROOT}/+/nodes/+/config",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def read_password_file(path: Path) -> dict[str, str]:
+    """user -> hash from a mosquitto password file (empty if there is none)."""
+    if not path.exists():
+        return {}
+    entries: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#") and ":" in line:
+            user, _, hashed = line.partition(":")
+            entries[user] = hashed
+    return entries
+
+
+def password_file_text(entries: dict[str, str]) -> str:
+    return "".join(f"{user}:{hashed}\n" for user, hashed in sorted(entries.items()))

@@ -1,0 +1,119 @@
+"""How the node is doing: per camera frame rate, latency, drops and reconnects; outbox; uptime.
+
+`CameraStats` is written by one camera's worker and read by the health timer; `node_health` turns a
+period's worth of them into a `NodeHealth` payload (sent every `node.health_interval_s`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import metadata
+
+from edge.contract import CameraHealth, NodeHealth
+from edge.events import Origin
+
+
+def software_version() -> str:
+    """The installed hallwatch version ("unknown" when run from a bare checkout)."""
+    try:
+        return metadata.version("hallwatch")[:40]
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPeriod:
+    """One camera over one health period."""
+
+    camera: str
+    connected: bool
+    fps: float
+    latency_ms: float
+    frames_dropped: int
+    reconnects: int
+    last_frame_ts: datetime | None
+
+
+class CameraStats:
+    """Counters for one camera; `record_frame` from its worker, `take_period` from the health timer."""
+
+    def __init__(self, camera: str) -> None:
+        self.camera = camera
+        self._lock = threading.Lock()
+        self._period_start = time.monotonic()
+        self._frames = 0
+        self._latency_sum_s = 0.0
+        self._last_frame_ts: datetime | None = None
+        self.processing_errors = 0
+
+    def record_frame(self, captured_mono: float, captured_at: datetime, done_mono: float) -> None:
+        """One frame processed: from its capture (`captured_mono`) to its state (`done_mono`)."""
+        with self._lock:
+            self._frames += 1
+            self._latency_sum_s += max(0.0, done_mono - captured_mono)
+            self._last_frame_ts = captured_at
+
+    def record_error(self) -> None:
+        with self._lock:
+            self.processing_errors += 1
+
+    def take_period(
+        self, *, connected: bool, frames_dropped: int, reconnects: int, now_mono: float | None = None
+    ) -> CameraPeriod:
+        """The numbers since the last call; starts a new period."""
+        now = time.monotonic() if now_mono is None else now_mono
+        with self._lock:
+            elapsed = max(now - self._period_start, 1e-6)
+            fps = self._frames / elapsed
+            latency_ms = 1000.0 * self._latency_sum_s / self._frames if self._frames else 0.0
+            last = self._last_frame_ts
+            self._period_start = now
+            self._frames = 0
+            self._latency_sum_s = 0.0
+        return CameraPeriod(self.camera, connected, fps, latency_ms, frames_dropped, reconnects, last)
+
+
+def node_health(
+    origin: Origin,
+    cameras: list[CameraPeriod],
+    *,
+    seq: int,
+    ts: datetime,
+    uptime_s: float,
+    outbox_depth: int,
+    outbox_dropped: int,
+    published: int,
+    refused: int,
+    rejected_config: int,
+    last_config_error: str | None = None,
+    version: str | None = None,
+) -> NodeHealth:
+    return NodeHealth(
+        site=origin.site,
+        node=origin.node,
+        seq=seq,
+        ts=ts,
+        version=version or software_version(),
+        uptime_s=max(0.0, uptime_s),
+        cameras=[
+            CameraHealth(
+                camera=c.camera,
+                connected=c.connected,
+                fps=round(min(c.fps, 1000.0), 3),
+                latency_ms=round(min(c.latency_ms, 600_000.0), 3),
+                frames_dropped=c.frames_dropped,
+                reconnects=c.reconnects,
+                last_frame_ts=c.last_frame_ts,
+            )
+            for c in cameras
+        ],
+        outbox_depth=min(outbox_depth, 1_000_000),
+        outbox_dropped=outbox_dropped,
+        published=published,
+        refused=refused,
+        rejected_config=rejected_config,
+        last_config_error=last_config_error[:500] if last_config_error else None,
+    )

@@ -1,0 +1,444 @@
+"""The edge node: cameras in, MQTT out, until SIGINT or SIGTERM.
+
+`EdgeNode` wires the parts together:
+
+    CameraFeed ─▶ CameraWorker ─▶ NodeReporter ─┬─▶ events ─▶ Outbox ─▶ OutboxPump ─▶ MqttPublisher
+    (a thread     (a thread per   (HallState →   └─▶ state, positions, health (QoS 0, when connected)
+     per camera)   camera)         payloads)
+
+It publishes `online` (retained) and its layout on every connection, its health every
+`node.health_interval_s`, applies config pushes from `nodes/{node}/config`, and on a clean stop
+sends what the outbox still holds (briefly), then `stopped` (retained). If the broker refuses the
+node's login before it was ever connected, `run` returns `EXIT_REFUSED`.
+
+Example:
+    >>> node = EdgeNode(load_config("node.yaml"), PipelineProcessors(), config_path=path)  # doctest: +SKIP
+    >>> node.start(); exit_code = node.run()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from edge.camera import CameraWorker
+from edge.config import NodeConfig
+from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file
+from edge.contract import NodeStatus, camera_topic, node_topic
+from edge.events import (
+    Origin,
+    StateThrottle,
+    camera_event,
+    camera_lost,
+    camera_positions,
+    camera_recovered,
+    camera_state,
+    event_time,
+    state_key,
+)
+from edge.health import node_health, software_version
+from edge.layout import node_layout, origin_of
+from edge.outbox import Outbox, OutboxError
+from edge.publisher import MqttPublisher, OutboxPump
+from edge.sources import CameraFeed, Frame, SourceOpener, open_source
+from vision.config import CameraConfig
+from vision.state import HallEvent, HallState
+
+if TYPE_CHECKING:
+    from edge.processors import ProcessorFactory
+    from vision.processor import FrameProcessor
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+EXIT_REFUSED = 3
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class NodeReporter:
+    """The cameras' sink: turns states and events into payloads and hands them on.
+
+    Events go through the outbox (QoS 1, at least once); states, positions and health are
+    published only while connected (QoS 0: a newer one follows within a second).
+    """
+
+    def __init__(
+        self,
+        origin: Origin,
+        outbox: Outbox,
+        publisher: MqttPublisher,
+        pump: OutboxPump,
+        *,
+        state_interval_s: float,
+        publish_positions: bool,
+    ) -> None:
+        self.origin = origin
+        self.outbox = outbox
+        self.publisher = publisher
+        self.pump = pump
+        self.state_interval_s = state_interval_s
+        self.publish_positions = publish_positions
+        self.encode_errors = 0
+        self._throttles: dict[str, StateThrottle] = {}
+        self._lock = threading.Lock()
+
+    def _throttle(self, camera: str) -> StateThrottle:
+        with self._lock:
+            if camera not in self._throttles:
+                self._throttles[camera] = StateThrottle(self.state_interval_s)
+            return self._throttles[camera]
+
+    def force_states(self) -> None:
+        with self._lock:
+            for throttle in self._throttles.values():
+                throttle.force()
+
+    def _enqueue(self, camera: str, what: str, build: Callable[[int], bytes]) -> None:
+        topic = camera_topic(self.origin.site, camera, "events")
+        try:
+            self.outbox.enqueue(topic, build)
+        except OutboxError as exc:
+            log.error("%s: %s event lost: %s", camera, what, exc)
+            return
+        except ValueError as exc:  # a value the contract refuses (pydantic.ValidationError)
+            self.encode_errors += 1
+            log.error(
+                "%s: cannot encode a %s event (%s); it is dropped", camera, what, " ".join(str(exc).split())
+            )
+            return
+        self.pump.wake()
+
+    def frame_processed(self, camera: str, frame: Frame, state: HallState) -> None:
+        for event in state.events:
+            self._enqueue(
+                camera,
+                event.type,
+                functools.partial(
+                    self._event_json, camera, event, event_time(event, state, frame.captured_at)
+                ),
+            )
+        if not self.publisher.connected:
+            return
+        if self._throttle(camera).should_send(state_key(state), time.monotonic()):
+            payload = camera_state(self.origin, state, seq=self.outbox.next_seq(), ts=frame.captured_at)
+            self.publisher.publish_if_connected(
+                camera_topic(self.origin.site, camera, "state"), payload.to_json(), retain=True
+            )
+        if self.publish_positions:
+            positions = camera_positions(self.origin, state, seq=self.outbox.next_seq(), ts=frame.captured_at)
+            self.publisher.publish_if_connected(
+                camera_topic(self.origin.site, camera, "positions"), positions.to_json()
+            )
+
+    def _event_json(self, camera: str, event: HallEvent, ts: datetime, seq: int) -> bytes:
+        return camera_event(self.origin, camera, event, seq=seq, ts=ts).to_json()
+
+    def camera_lost(self, camera: str, reason: str) -> None:
+        ts = _utc_now()
+        self._enqueue(
+            camera,
+            "camera_lost",
+            lambda seq: camera_lost(self.origin, camera, reason, seq=seq, ts=ts).to_json(),
+        )
+
+    def camera_recovered(self, camera: str, down_s: float) -> None:
+        ts = _utc_now()
+        self._enqueue(
+            camera,
+            "camera_recovered",
+            lambda seq: camera_recovered(self.origin, camera, down_s, seq=seq, ts=ts).to_json(),
+        )
+
+
+class EdgeNode:
+    """One edge node. `start`, then `run` (blocks until `request_stop`), which also shuts down.
+
+    Args:
+        config: the node's validated config.
+        processor_factory: builds a camera's processor from the config and its id.
+        config_path: the node's YAML file; applied config pushes are written back to it.
+        opener: opens camera sources (OpenCV by default).
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        processor_factory: ProcessorFactory,
+        *,
+        config_path: Path | None = None,
+        opener: SourceOpener = open_source,
+        version: str | None = None,
+    ) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.version = version or software_version()
+        self._factory = processor_factory
+        self._opener = opener
+        self.origin = origin_of(config)
+        self._control: queue.Queue[tuple[str, bytes | str | None]] = queue.Queue()
+        self._stopping = threading.Event()
+        self._started_mono = time.monotonic()
+        self.workers: dict[str, CameraWorker] = {}
+        self.rejected_config = 0
+        self.last_config_error: str | None = None
+        self.applied_config_id: uuid.UUID | None = None
+        self._rejected_ids: set[uuid.UUID] = set()
+        self._exit_code = EXIT_OK
+        self._health_thread: threading.Thread | None = None
+        self.outbox: Outbox
+        self.publisher: MqttPublisher
+        self.pump: OutboxPump
+        self.reporter: NodeReporter
+
+    # ------------------------------------------------------------------------------------ topics
+    def _node_topic(self, kind: Literal["status", "health", "layout", "config"]) -> str:
+        return node_topic(self.origin.site, self.origin.node, kind)
+
+    def _status(self, status: Literal["online", "offline", "stopped"]) -> bytes:
+        return NodeStatus(
+            site=self.origin.site,
+            node=self.origin.node,
+            seq=self.outbox.next_seq(),
+            ts=_utc_now(),
+            status=status,
+            version=self.version,
+        ).to_json()
+
+    # ------------------------------------------------------------------------------- lifecycle
+    def start(self) -> None:
+        """Open the outbox, build every camera's processor, connect, and start the cameras.
+
+        Raises:
+            OutboxError: the outbox file cannot be opened.
+            edge.publisher.ConfigError: the MQTT section cannot be used.
+            Exception: whatever the processor factory raises for a camera it cannot build.
+        """
+        cfg = self.config
+        self.outbox = Outbox(cfg.outbox.path, cfg.outbox.max_events)
+        try:
+            processors = {cam.id: self._factory(cfg, cam.id) for cam in cfg.cameras}
+            self.publisher = MqttPublisher(
+                cfg.mqtt,
+                node=cfg.node.id,
+                will=lambda: (self._node_topic("status"), self._status("offline")),
+                subscriptions=[self._node_topic("config")],
+                on_connected=self._connected,
+                on_message=self._message,
+                on_ack=lambda: self.pump.wake(),
+                on_refused=lambda message: self._control.put(("refused", message)),
+            )
+        except BaseException:
+            self.outbox.close()
+            raise
+        self.pump = OutboxPump(self.outbox, self.publisher)
+        self.reporter = NodeReporter(
+            self.origin,
+            self.outbox,
+            self.publisher,
+            self.pump,
+            state_interval_s=cfg.node.state_interval_s,
+            publish_positions=cfg.mqtt.publish_positions,
+        )
+        log.info(
+            "node %s of site %s: %d camera(s); outbox %s (%d events waiting)",
+            cfg.node.id,
+            cfg.site,
+            len(cfg.cameras),
+            cfg.outbox.path,
+            self.outbox.depth,
+        )
+        self.pump.start()
+        self.publisher.start()
+        for cam in cfg.cameras:
+            self._start_worker(cam, processors[cam.id])
+        self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
+        self._health_thread.start()
+
+    def _start_worker(self, camera: CameraConfig, processor: FrameProcessor) -> None:
+        feed = CameraFeed(
+            camera,
+            self._opener,
+            timeout_s=self.config.node.camera_timeout_s,
+            retry_max_s=self.config.node.camera_retry_max_s,
+        )
+        worker = CameraWorker(
+            camera, processor, feed, self.reporter, timeout_s=self.config.node.camera_timeout_s
+        )
+        self.workers[camera.id] = worker
+        worker.start()
+
+    def request_stop(self) -> None:
+        """Ask `run` to stop (safe from a signal handler or another thread)."""
+        self._control.put(("stop", None))
+
+    def run(self) -> int:
+        """Serve until asked to stop, then shut down cleanly; returns the process exit code."""
+        try:
+            while True:
+                try:
+                    kind, data = self._control.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                if kind == "stop":
+                    log.info("stopping")
+                    break
+                if kind == "refused":
+                    log.error("stopping: %s", data)
+                    self._exit_code = EXIT_REFUSED
+                    break
+                if kind == "config" and isinstance(data, bytes):
+                    self.handle_config_push(data)
+        finally:
+            self.shutdown()
+        return self._exit_code
+
+    def shutdown(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        for worker in self.workers.values():
+            worker.request_stop()
+        for worker in self.workers.values():
+            worker.stop()
+        if self._health_thread is not None:
+            self._health_thread.join(2.0)
+        if self.publisher.connected and self.outbox.depth:
+            log.info("sending the %d events still in the outbox", self.outbox.depth)
+            self.pump.wait_drained(3.0)
+        self.pump.stop()
+        final = (self._node_topic("status"), self._status("stopped")) if self._exit_code == EXIT_OK else None
+        said_stopped = self.publisher.stop(final)
+        if self.outbox.depth:
+            log.info("%d events stay in the outbox for the next start", self.outbox.depth)
+        self.outbox.close()
+        log.info("stopped%s", " (status 'stopped' published)" if said_stopped else "")
+
+    # ------------------------------------------------------------------------ paho's thread
+    def _connected(self) -> None:
+        self.publisher.publish(self._node_topic("status"), self._status("online"), qos=1, retain=True)
+        self._publish_layout()
+        self.reporter.force_states()
+        self.pump.connected()
+
+    def _message(self, topic: str, payload: bytes) -> None:
+        if topic == self._node_topic("config"):
+            self._control.put(("config", payload))
+
+    def _publish_layout(self) -> None:
+        layout = node_layout(
+            self.config, seq=self.outbox.next_seq(), ts=_utc_now(), config_id=self.applied_config_id
+        )
+        self.publisher.publish(self._node_topic("layout"), layout.to_json(), qos=1, retain=True)
+
+    # ---------------------------------------------------------------------------- health
+    def _health_loop(self) -> None:
+        interval = self.config.node.health_interval_s
+        while not self._stopping.wait(interval):
+            try:
+                self.publish_health()
+            except Exception:
+                log.exception("could not build the health message")
+
+    def publish_health(self) -> bool:
+        cameras = [w.take_period() for w in list(self.workers.values())]
+        if not self.publisher.connected:
+            return False
+        health = node_health(
+            self.origin,
+            cameras,
+            seq=self.outbox.next_seq(),
+            ts=_utc_now(),
+            uptime_s=time.monotonic() - self._started_mono,
+            outbox_depth=self.outbox.depth,
+            outbox_dropped=self.outbox.dropped,
+            published=self.pump.published,
+            refused=self.pump.refused,
+            rejected_config=self.rejected_config,
+            last_config_error=self.last_config_error,
+            version=self.version,
+        )
+        return self.publisher.publish_if_connected(self._node_topic("health"), health.to_json())
+
+    # ------------------------------------------------------------------------ config pushes
+    def handle_config_push(self, payload: bytes) -> bool:
+        """Check and apply one config push; True when it changed the node. Never raises."""
+        if not payload:
+            return False  # the server cleared its retained push
+        try:
+            push = parse_push(payload)
+        except ConfigPushError as exc:
+            self._reject(None, str(exc))
+            return False
+        if push.event_id in self._rejected_ids:
+            return False
+        try:
+            return self._apply(
+                push.event_id, push.issued_by, merge_push(self.config, push), list(push.config)
+            )
+        except ConfigPushError as exc:
+            self._reject(push.event_id, str(exc))
+            return False
+        except Exception as exc:  # a processor that cannot be built, for instance
+            self._reject(push.event_id, f"cannot apply it: {exc}")
+            return False
+
+    def _apply(self, push_id: uuid.UUID, issued_by: str, new: NodeConfig, keys: list[str]) -> bool:
+        if new == self.config:
+            if self.applied_config_id != push_id:
+                self.applied_config_id = push_id
+                log.info("config push %s is already in effect", push_id)
+                self._publish_layout()
+            return False
+        restart, rebuild, everything = changed_cameras(self.config, new)
+        targets = {c.id for c in new.cameras} if everything else restart | rebuild
+        processors = {cam_id: self._factory(new, cam_id) for cam_id in sorted(targets)}
+        if self.config_path is not None:
+            write_config_file(self.config_path, new, keys)
+        self.config = new
+        for cam in new.cameras:
+            if cam.id in restart:
+                old = self.workers.pop(cam.id, None)
+                if old is not None:
+                    old.stop()
+                self._start_worker(cam, processors[cam.id])
+            elif cam.id in processors:
+                self.workers[cam.id].replace_processor(processors[cam.id])
+        self.applied_config_id = push_id
+        self._publish_layout()
+        log.info(
+            "applied config push %s from %s (%s): %s",
+            push_id,
+            issued_by or "unknown",
+            ", ".join(keys),
+            _describe_changes(restart, set(processors) - restart),
+        )
+        return True
+
+    def _reject(self, push_id: uuid.UUID | None, reason: str) -> None:
+        self.rejected_config += 1
+        self.last_config_error = reason
+        if push_id is not None:
+            self._rejected_ids.add(push_id)
+        log.warning("refused a config push%s: %s", f" ({push_id})" if push_id else "", reason)
+
+
+def _describe_changes(restarted: set[str], rebuilt: set[str]) -> str:
+    parts = []
+    if restarted:
+        parts.append("cameras (re)started: " + ", ".join(sorted(restarted)))
+    if rebuilt:
+        parts.append("pipelines rebuilt: " + ", ".join(sorted(rebuilt)))
+    return "; ".join(parts) or "nothing to restart"

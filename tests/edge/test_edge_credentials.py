@@ -1,0 +1,162 @@
+"""Broker credentials and ACL, checked by a real mosquitto that uses the files we generate."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from click.testing import CliRunner
+from edge_support import Capture, Mosquitto, camera_entry, node_config, unique, wait_until, write_yaml
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.cli import root
+from edge.config import MqttConfig
+from edge.credentials import hash_password, read_password_file, verify_password
+from edge.publisher import probe_broker
+
+
+def login(port: int, user: str, password: str) -> bool:
+    cfg = MqttConfig(host="127.0.0.1", port=port, username=user, password=password)  # type: ignore[arg-type]
+    return probe_broker(cfg, user, client_id=unique("login")).ok
+
+
+def test_our_hashes_are_mosquittos(tmp_path: Path, make_broker: Callable[..., Mosquitto]) -> None:
+    (tmp_path / "passwd").write_text(f"node-1:{hash_password('correct horse')}\n")
+    b = make_broker(password_file=tmp_path / "passwd")
+    assert login(b.port, "node-1", "correct horse")
+    assert not login(b.port, "node-1", "correct horse!")
+    subprocess.run(["mosquitto_passwd", "-c", "-b", str(tmp_path / "theirs"), "u", "pw"], check=True)
+    theirs = read_password_file(tmp_path / "theirs")["u"]
+    assert verify_password("pw", theirs) and not verify_password("pW", theirs)
+
+
+def write_nodes(tmp_path: Path, site: str) -> tuple[Path, Path]:
+    a = node_config(
+        tmp_path,
+        site=site,
+        node="node-a",
+        port=1,
+        cameras=[camera_entry("cam-a1", "a.mp4"), camera_entry("cam-a2", "b.mp4")],
+        mqtt_settings={"username": "node-a", "password_env": "A_PW"},
+    )
+    b = node_config(tmp_path, site=site, node="node-b", port=1, cameras=[camera_entry("cam-b1", "c.mp4")])
+    return write_yaml(tmp_path / "a.yaml", a), write_yaml(tmp_path / "b.yaml", b)
+
+
+def credentials(*args: str) -> Any:
+    return CliRunner().invoke(root, ["edge", "credentials", *args], catch_exceptions=False)
+
+
+def client(port: int, user: str, password: str, acks: list[tuple[str, int]]) -> mqtt.Client:
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique(user), protocol=mqtt.MQTTv5)
+    c.username_pw_set(user, password)
+    mids: dict[int, str] = {}
+    c.user_data_set(mids)
+    c.on_publish = lambda _c, ud, mid, reason, _p: acks.append((ud.get(mid, "?"), reason.value))
+    c.connect("127.0.0.1", port)
+    c.loop_start()
+    return c
+
+
+def publish(c: mqtt.Client, topic: str, sender: str) -> None:
+    info = c.publish(topic, sender.encode(), qos=1)
+    c.user_data_get()[info.mid] = topic
+    info.wait_for_publish(5)
+
+
+def test_each_node_publishes_only_on_its_own_topics(
+    tmp_path: Path, make_broker: Callable[..., Mosquitto], capture: Callable[..., Capture]
+) -> None:
+    site = unique("site")
+    a, b = write_nodes(tmp_path, site)
+    out = tmp_path / "creds"
+    result = credentials("--config", str(a), "--config", str(b), "--out", str(out), "--server-user", "srv")
+    assert result.exit_code == 0, result.output
+    assert (out / "node-a.env").read_text().startswith("A_PW=")
+    assert (out / "node-b.env").read_text().startswith("HALLWATCH_MQTT_PASSWORD=")
+    assert oct((out / "node-a.password").stat().st_mode & 0o777) == "0o600"
+    pw = {u: (out / f"{u}.password").read_text().strip() for u in ("node-a", "node-b", "srv")}
+    broker = make_broker(password_file=out / "passwd", acl_file=out / "acl")
+    server = capture(broker.port, "hallwatch/#", username="srv", password=pw["srv"])
+    acks: list[tuple[str, int]] = []
+    node_a = client(broker.port, "node-a", pw["node-a"], acks)
+    node_b = client(broker.port, "node-b", pw["node-b"], acks)
+    srv = client(broker.port, "srv", pw["srv"], acks)
+    received_config: list[bytes] = []
+    node_a.on_message = lambda _c, _u, m: received_config.append(m.payload)
+    node_a.subscribe(f"hallwatch/{site}/nodes/node-a/config", qos=1)
+    base = f"hallwatch/{site}"
+    allowed = [
+        f"{base}/nodes/node-a/status",
+        f"{base}/nodes/node-a/health",
+        f"{base}/nodes/node-a/layout",
+        f"{base}/cameras/cam-a1/events",
+        f"{base}/cameras/cam-a2/state",
+    ]
+    denied = [
+        f"{base}/nodes/node-b/status",
+        f"{base}/cameras/cam-b1/events",
+        f"{base}/nodes/node-a/config",
+        f"{base}/cameras/cam-new/events",
+        "hallwatch/other-site/nodes/node-a/status",
+        "elsewhere/x",
+    ]
+    try:
+        time.sleep(0.3)
+        for topic in denied + allowed:
+            publish(node_a, topic, "node-a")
+        publish(node_b, f"{base}/cameras/cam-b1/events", "node-b")
+        publish(srv, f"{base}/nodes/node-a/config", "srv")
+        assert server.wait_for(
+            lambda ms: {m.topic for m in ms} >= {*allowed, f"{base}/cameras/cam-b1/events"}, 5.0
+        )
+        assert wait_until(lambda: received_config == [b"srv"], 5.0), "only the server writes a node's config"
+        time.sleep(0.3)
+        from_a = {m.topic for m in server.snapshot() if m.payload == b"node-a"}
+        assert from_a == set(allowed), "node A's publishes on other topics never arrive"
+        refused = {topic for topic, code in acks if code == 0x87}
+        assert refused == set(denied), "MQTT 5 tells the node its publish was refused"
+    finally:
+        for c in (node_a, node_b, srv):
+            c.disconnect()
+            c.loop_stop()
+
+
+def test_running_again_keeps_passwords_unless_rotated(tmp_path: Path) -> None:
+    a, b = write_nodes(tmp_path, "hall")
+    out = tmp_path / "creds"
+    assert credentials("--config", str(a), "--out", str(out)).exit_code == 0
+    first = read_password_file(out / "passwd")
+    assert set(first) == {"node-a", "hallwatch-server"}
+    result = credentials("--config", str(a), "--config", str(b), "--out", str(out), "--rotate", "node-a")
+    assert result.exit_code == 0
+    second = read_password_file(out / "passwd")
+    assert second["hallwatch-server"] == first["hallwatch-server"]
+    assert second["node-a"] != first["node-a"] and "node-b" in second
+    assert verify_password((out / "node-a.password").read_text().strip(), second["node-a"])
+    assert "kept the passwords of: hallwatch-server" in result.output
+
+
+def test_a_camera_claimed_by_two_nodes_is_refused(tmp_path: Path) -> None:
+    a = node_config(tmp_path, site="hall", node="node-a", port=1, cameras=[camera_entry("cam-1", "a.mp4")])
+    b = node_config(tmp_path, site="hall", node="node-b", port=1, cameras=[camera_entry("cam-1", "b.mp4")])
+    result = CliRunner().invoke(
+        root,
+        [
+            "edge",
+            "credentials",
+            "--config",
+            str(write_yaml(tmp_path / "a.yaml", a)),
+            "--config",
+            str(write_yaml(tmp_path / "b.yaml", b)),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "camera 'cam-1' of site hall is on both node-a and node-b" in result.output
+    assert not (tmp_path / "o" / "passwd").exists()

@@ -29,6 +29,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -57,7 +58,10 @@ def wait_port(port: int, timeout_s: float = 20.0) -> None:
 
 
 def layout(site: str, node: str, seq: int) -> bytes:
-    zones = [{"id": f"w{i}", "kind": "window", "polygon": [[i, 0], [i + 1, 0], [i + 1, 1]], "limit": 2} for i in range(4)]
+    zones = [
+        {"id": f"w{i}", "kind": "window", "polygon": [[i, 0], [i + 1, 0], [i + 1, 1]], "limit": 2}
+        for i in range(4)
+    ]
     zones.append({"id": "hall", "kind": "hall", "polygon": [[0, 0], [50, 0], [50, 50]], "limit": 500})
     return json.dumps(
         {"kind": "layout", "site": site, "node": node, "seq": seq, "ts": datetime.now(UTC).isoformat(),
@@ -65,7 +69,9 @@ def layout(site: str, node: str, seq: int) -> bytes:
     ).encode()  # fmt: skip
 
 
-def publisher(port: int, site: str, rate: float, seconds: float, worker: int, counter: multiprocessing.Value) -> None:  # type: ignore[type-arg]
+def publisher(
+    port: int, site: str, rate: float, seconds: float, worker: int, counter: Any, ready: Any, go: Any
+) -> None:
     """Publish states and events at ``rate`` messages a second (one process of several)."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
@@ -85,25 +91,31 @@ def publisher(port: int, site: str, rate: float, seconds: float, worker: int, co
         '"type":"person_entered","zone":"door","people":[%d]}'
     )
     cameras = [f"cam-{worker}-{i}" for i in range(CAMERAS)]
+    # Build every payload first: the edge nodes do this work in a real hall, not this box.
+    total = int(rate * seconds) + 1
+    messages: list[tuple[str, bytes, int]] = []
+    for seq in range(11, 11 + total):
+        camera = cameras[seq % CAMERAS]
+        ts = datetime.now(UTC).isoformat()
+        if seq % int(1 / EVENT_SHARE) == 0:
+            payload = event_tpl % (site, node, camera, uuid.uuid4(), seq, ts, seq)
+            messages.append((f"hallwatch/{site}/cameras/{camera}/events", payload.encode(), 1))
+        else:
+            n = seq % 3
+            payload = state_tpl % (site, node, camera, uuid.uuid4(), seq, ts, seq, n * 5, n, n, 1, 0, n * 5)
+            messages.append((f"hallwatch/{site}/cameras/{camera}/state", payload.encode(), 0))
+    ready.release()
+    go.wait()
     start = time.perf_counter()
     sent = 0
-    seq = 10
-    while True:
+    while sent < total:
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             break
-        due = int(elapsed * rate) + 1
+        due = min(int(elapsed * rate) + 1, total)
         while sent < due:
-            seq += 1
-            camera = cameras[seq % CAMERAS]
-            ts = datetime.now(UTC).isoformat()
-            if seq % int(1 / EVENT_SHARE) == 0:
-                payload = event_tpl % (site, node, camera, uuid.uuid4(), seq, ts, seq)
-                client.publish(f"hallwatch/{site}/cameras/{camera}/events", payload, qos=1)
-            else:
-                n = seq % 3
-                payload = state_tpl % (site, node, camera, uuid.uuid4(), seq, ts, seq, n * 5, n, n, 1, 0, n * 5)
-                client.publish(f"hallwatch/{site}/cameras/{camera}/state", payload, qos=0)
+            topic, payload_bytes, qos = messages[sent]
+            client.publish(topic, payload_bytes, qos=qos)
             sent += 1
         time.sleep(0.001)
     with counter.get_lock():
@@ -122,8 +134,12 @@ def metric(text: str, name: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rate", type=float, default=6000.0, help="messages a second offered (all publishers)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rate", type=float, default=6000.0, help="messages a second offered (all publishers)"
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to publish")
     parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
     args = parser.parse_args()
@@ -131,9 +147,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hallwatch-bench-"))
     mqtt_port, http_port = free_port(), free_port()
     (work / "mosquitto.conf").write_text(
-        f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 1000000\nmax_inflight_messages 0\n"
+        f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n"
+        "max_queued_messages 1000000\nmax_inflight_messages 0\n"
     )
-    broker = subprocess.Popen([shutil.which("mosquitto") or "mosquitto", "-c", str(work / "mosquitto.conf")])
+    broker = subprocess.Popen(
+        [shutil.which("mosquitto") or "mosquitto", "-c", str(work / "mosquitto.conf")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     database = f"hallwatch_bench_{secrets.token_hex(4)}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{database}"')
@@ -165,7 +186,9 @@ def main() -> None:
         setup.connect("127.0.0.1", mqtt_port)
         setup.loop_start()
         for worker in range(args.publishers):
-            setup.publish(f"hallwatch/{site}/nodes/edge-{worker}/layout", layout(site, f"edge-{worker}", 1), qos=1).wait_for_publish()
+            setup.publish(
+                f"hallwatch/{site}/nodes/edge-{worker}/layout", layout(site, f"edge-{worker}", 1), qos=1
+            ).wait_for_publish()
         setup.loop_stop()
         setup.disconnect()
         time.sleep(1.0)
@@ -183,15 +206,20 @@ def main() -> None:
 
         base, _, _, batches0 = handled()
         counter = multiprocessing.Value("q", 0)
+        ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
+        rate_each = args.rate / args.publishers
         procs = [
             multiprocessing.Process(
-                target=publisher, args=(mqtt_port, site, args.rate / args.publishers, args.seconds, i, counter)
+                target=publisher, args=(mqtt_port, site, rate_each, args.seconds, i, counter, ready, go)
             )
             for i in range(args.publishers)
         ]
-        t0 = time.perf_counter()
         for p in procs:
             p.start()
+        for _ in procs:
+            ready.acquire()
+        go.set()
+        t0 = time.perf_counter()
         samples = []
         while any(p.is_alive() for p in procs):
             time.sleep(1.0)
@@ -212,19 +240,34 @@ def main() -> None:
         time.sleep(2.0)  # the last occupancy aggregates are written every second
         with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
             events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
-            states = conn.execute("SELECT coalesce(sum(samples), 0) FROM occupancy_minute WHERE zone = 'hall'").fetchone()[0]  # type: ignore[index]
+            states = conn.execute(
+                "SELECT coalesce(sum(samples), 0) FROM occupancy_minute WHERE zone = 'hall'"
+            ).fetchone()[0]  # type: ignore[index]
         steady = [s for s in samples if 3 <= s[0] <= args.seconds - 1]
         if len(steady) >= 2:
             rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
         else:
             rate = (count - base) / total_s
         max_depth = max((s[2] for s in samples), default=0)
-        print(f"offered       : {published} messages in {args.seconds:.0f} s ({published / args.seconds:,.0f}/s), {args.publishers} publishers, {CAMERAS * args.publishers} cameras")
-        print(f"handled       : {count - base:.0f} ({rate:,.0f}/s in the steady part), {dropped:.0f} dropped")
+        offered = published / args.seconds
+        # sustained: nothing dropped, the queue never held more than 2 s of messages, and the backlog
+        # was gone within a second of the last publish (so the server kept pace the whole run)
+        sustained = (
+            dropped == 0 and count - base >= published and drained_after < 1.0 and max_depth < 2 * offered
+        )
+        overall = (count - base) / (args.seconds + drained_after)
+        cameras = CAMERAS * args.publishers
+        print(
+            f"offered       : {published} messages in {args.seconds:.0f} s ({offered:,.0f}/s), {cameras} cams"
+        )
+        print(
+            f"handled       : {count - base:.0f} ({overall:,.0f}/s overall, {rate:,.0f}/s sampled), "
+            f"{dropped:.0f} dropped"
+        )
         print(f"queue depth   : max {max_depth:.0f}; drained {drained_after:.1f} s after the last publish")
-        print(f"stored        : {events} events, {states} camera states in the minute aggregates, {batches - batches0:.0f} write batches")
-        sustained = dropped == 0 and count - base >= published and drained_after < 5
-        print(f"sustained     : {'yes' if sustained else 'NO'} at {published / args.seconds:,.0f} msgs/s (target 5,000)")
+        print(f"stored        : {events} events, {states} camera states in the minute aggregates")
+        print(f"write batches : {batches - batches0:.0f}")
+        print(f"sustained     : {'yes' if sustained else 'NO'} at {offered:,.0f} msgs/s (target 5,000)")
     finally:
         server.send_signal(signal.SIGINT)
         try:

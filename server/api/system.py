@@ -1,0 +1,69 @@
+"""The server's own health, its metrics, and the alert rules in force."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import text
+
+from server.auth.roles import Permission, allows
+from server.deps import SESSION_COOKIE, RulesReader, ServicesDep, authenticate
+from server.schemas.system import HealthOut
+
+router = APIRouter(tags=["system"])
+_metrics_bearer = HTTPBearer(auto_error=False, description="the metrics token, or an ops user's token")
+
+
+@router.get("/healthz")
+def health(services: ServicesDep) -> HealthOut:
+    """Liveness for load balancers and systemd (no login): database reachable, broker connected."""
+    try:
+        with services.store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        database = True
+    except Exception:
+        database = False
+    ingest = services.ingest
+    connected = ingest.mqtt_connected if ingest is not None else None
+    ok = database and connected is not False
+    return HealthOut(
+        status="ok" if ok else "degraded",
+        database=database,
+        mqtt_connected=connected,
+        queue_depth=ingest.queue_depth if ingest is not None else 0,
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+)
+def metrics(
+    request: Request,
+    services: ServicesDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_metrics_bearer)],
+) -> Response:
+    """Prometheus metrics; send ``http.metrics_token`` as a bearer token, or log in as ops."""
+    token = services.settings.http.metrics_token
+    presented = bearer.credentials if bearer is not None else None
+    if (
+        token is not None
+        and presented is not None
+        and hmac.compare_digest(presented, token.get_secret_value())
+    ):
+        return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+    user = authenticate(services, presented or request.cookies.get(SESSION_COOKIE), "bearer")
+    if not allows(user.role, Permission.METRICS_READ):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {user.role} role may not read metrics")
+    return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+@router.get("/api/v1/rules")
+def rules(user: RulesReader, services: ServicesDep) -> dict[str, Any]:
+    """The alert rules and thresholds in force (from the settings)."""
+    data: dict[str, Any] = services.settings.alerts.model_dump(mode="json")
+    return data

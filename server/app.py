@@ -1,0 +1,129 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from server.api import alerts, auth, events, export, nodes, sites, system, users
+from server.api import live as live_stream
+from server.auth.ratelimit import LoginRateLimiter
+from server.auth.tokens import TokenError, read_token
+from server.deps import CSRF_HEADER, presented_token
+from server.ingest.live_state import LiveState
+from server.live.hub import LiveHub
+from server.metrics import Metrics
+from server.services import IngestHandle, Services
+from server.settings import Settings
+from server.store import Store
+
+log = logging.getLogger(__name__)
+_PUBLIC_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/live"})
+
+
+def _version() -> str:
+    try:
+        return version("hallwatch")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0+unknown"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store,
+    hub: LiveHub | None = None,
+    live: LiveState | None = None,
+    metrics: Metrics | None = None,
+    ingest: IngestHandle | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """Build the API around the given parts; the ingest (if any) starts and stops with the app.
+
+    Raises:
+        server.settings.SettingsError: placeholder secrets outside demo mode.
+    """
+    settings.check_secrets()
+    metrics = metrics or Metrics()
+    services = Services(
+        settings=settings,
+        store=store,
+        hub=hub or LiveHub(metrics),
+        live=live or LiveState(settings.alerts),
+        metrics=metrics,
+        limiter=LoginRateLimiter(settings.http.login_max_failures, settings.http.login_window_s),
+        clock=clock or (lambda: datetime.now(UTC)),
+        ingest=ingest,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.hub.bind(asyncio.get_running_loop())
+        if ingest is not None:
+            await run_in_threadpool(ingest.start)
+        try:
+            yield
+        finally:
+            if ingest is not None:
+                await run_in_threadpool(ingest.stop)
+
+    app = FastAPI(
+        title="hallwatch server",
+        version=_version(),
+        summary="Occupancy, spacing alerts and node health for service halls",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    app.state.services = services
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", CSRF_HEADER],
+        )
+
+    @app.middleware("http")
+    async def login_first(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # Refuse a request without a valid token before its body is read (routes parse the body
+        # before their dependencies run); the routes then check the user and the role.
+        path = request.url.path
+        if path.startswith("/api/v1/") and path not in _PUBLIC_PATHS and request.method != "OPTIONS":
+            token, _via = presented_token(request.headers, request.cookies)
+            try:
+                if not token:
+                    raise TokenError("log in first: send a bearer token or the session cookie")
+                read_token(settings.secret_key.get_secret_value(), token, services.clock())
+            except TokenError as exc:
+                return JSONResponse(
+                    {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+        return await call_next(request)
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.url.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for module in (auth, alerts, sites, nodes, events, export, users, live_stream, system):
+        app.include_router(module.router)
+    return app

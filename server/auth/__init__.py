@@ -1,0 +1,1 @@
+"""Authentication and authorisation: password hashes, tokens, roles, and the login rate limit."""

@@ -1,0 +1,1 @@
+"""The database: tables (`tables`), column types (`types`), connections and migrations (`connect`)."""

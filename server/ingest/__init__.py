@@ -1,0 +1,1 @@
+"""MQTT ingest: the broker client, the processing loop, and the pure aggregation and dedupe parts."""

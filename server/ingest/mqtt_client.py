@@ -1,0 +1,259 @@
+"""The server's MQTT client (paho 2.x, callback API v2): subscribe, hand messages over, publish pushes.
+
+Subscriptions, per configured site (``+`` for all):
+
+- camera ``state`` and ``positions`` (the high-volume topics) through the shared subscription
+  ``$share/{group}/...``, so that replicas split them;
+- camera ``events`` and node ``status``/``health``/``layout`` plainly: every replica sees all of
+  them (events are stored once thanks to their event id, alerts once thanks to ``open_key``), and
+  the retained status and layout arrive on subscribe, which a shared subscription would not do.
+
+The session is persistent (``clean_start`` off, a session expiry) under a stable client id, and
+QoS 1 messages are acknowledged only after they are stored (`IngestProcessor` calls `ack`), so a
+server that stops or crashes gets the events it missed when it comes back.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.contract import TOPIC_ROOT
+from server.ingest.processor import RawMessage
+from server.metrics import Metrics
+from server.settings import BrokerAddress, MqttSettings
+
+log = logging.getLogger(__name__)
+
+RECEIVE_MAXIMUM = 1000  # QoS 1 messages the broker may send before our acknowledgements
+READ_CHUNK = 256 * 1024
+
+
+class _ReadAhead:
+    """A socket that reads in large chunks and hands paho the small reads it asks for.
+
+    paho reads each packet with a system call per header byte plus one for the body; at thousands
+    of messages a second that is most of the ingest's CPU. ``pending()`` tells paho's loop that
+    buffered bytes wait, so it reads them without waiting in select() (as it does for TLS).
+    """
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    def recv(self, bufsize: int) -> bytes:
+        if not self._buffer:
+            data = self._sock.recv(max(bufsize, READ_CHUNK))
+            if len(data) <= bufsize:
+                return bytes(data)
+            self._buffer += data
+        chunk = bytes(self._buffer[:bufsize])
+        del self._buffer[:bufsize]
+        return chunk
+
+    def pending(self) -> int:
+        inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
+        return len(self._buffer) + int(inner)
+
+    def send(self, buffer: bytes | bytearray) -> int:
+        return int(self._sock.send(buffer))
+
+    def close(self) -> None:
+        self._buffer.clear()
+        self._sock.close()
+
+    def fileno(self) -> int:
+        return int(self._sock.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self._sock.setblocking(flag)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _Client(mqtt.Client):
+    """paho's client, reading through `_ReadAhead`."""
+
+    def _create_socket(self) -> Any:
+        return _ReadAhead(super()._create_socket())
+
+
+def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str, int]]:
+    """The topic filters (and QoS) the server subscribes to.
+
+    >>> subscriptions(["+"], "hallwatch-server")[0]
+    ('$share/hallwatch-server/hallwatch/+/cameras/+/state', 0)
+    """
+    result: list[tuple[str, int]] = []
+    for site in sites:
+        base = f"{TOPIC_ROOT}/{site}"
+        share = f"$share/{shared_group}/" if shared_group else ""
+        result += [
+            (f"{share}{base}/cameras/+/state", 0),
+            (f"{share}{base}/cameras/+/positions", 0),
+            (f"{base}/cameras/+/events", 1),
+            (f"{base}/nodes/+/status", 1),
+            (f"{base}/nodes/+/health", 0),
+            (f"{base}/nodes/+/layout", 1),
+        ]
+    return result
+
+
+class MqttIngestClient:
+    """Connects, subscribes on every (re)connect, and passes each message to ``deliver``."""
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        settings: MqttSettings,
+        deliver: Callable[[RawMessage], None],
+        metrics: Metrics,
+        *,
+        ca_file: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._address = address
+        self._settings = settings
+        self._deliver = deliver
+        self._metrics = metrics
+        self._clock = clock
+        self._connected = threading.Event()
+        self._stopping = False
+        self._v5 = address.protocol == "5"
+        self._client = _Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
+            clean_session=None if self._v5 else settings.session_expiry_s == 0,
+            manual_ack=True,
+        )
+        if address.username is not None:
+            self._client.username_pw_set(address.username, address.password)
+        if address.tls:
+            self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(10_000)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._topics = subscriptions(settings.sites, address.shared_group)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._connected.wait(timeout_s)
+
+    def start(self) -> None:
+        log.info("connecting to the MQTT broker at %s:%d", self._address.host, self._address.port)
+        properties = None
+        if self._v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._settings.session_expiry_s
+            properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self._client.connect_async(
+            self._address.host,
+            self._address.port,
+            keepalive=self._settings.keepalive_s,
+            clean_start=False if self._v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+        self._metrics.mqtt_connected.set(0)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a QoS 1 message once it is stored."""
+        self._client.ack(mid, qos)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
+        """Publish (config pushes); False when not connected or paho refused it."""
+        if not self.connected:
+            return False
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    # ------------------------------------------------------------------------------ callbacks
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error(
+                "the MQTT broker at %s:%d refused the connection: %s. Check mqtt.url, the user name and "
+                "password, and that the broker speaks MQTT %s",
+                self._address.host,
+                self._address.port,
+                reason,
+                self._address.protocol,
+            )
+            return
+        for topic, qos in self._topics:
+            client.subscribe(topic, qos=qos)
+        self._connected.set()
+        self._metrics.mqtt_connected.set(1)
+        log.info("connected to the MQTT broker; subscribed to %d topic filters", len(self._topics))
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: Properties | None,
+    ) -> None:
+        for reason in reasons:
+            if reason.is_failure:
+                log.error(
+                    "the broker refused a subscription (%s); check its ACL lets the server read hallwatch/#",
+                    reason,
+                )
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: Any,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        self._metrics.mqtt_connected.set(0)
+        if not self._stopping:
+            log.warning(
+                "lost the MQTT broker at %s:%d (%s); reconnecting with backoff",
+                self._address.host,
+                self._address.port,
+                reason,
+            )
+
+    def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:  # a topic that is not UTF-8: refuse it like any bad message
+            topic = msg._topic.decode("utf-8", "replace")
+        payload = bytes(msg.payload)
+        self._deliver(RawMessage(topic, payload, self._clock(), msg.qos, msg.mid, bool(msg.retain)))

@@ -1,0 +1,460 @@
+"""The ingest loop: from raw MQTT messages to stored history, alerts and live messages.
+
+The MQTT thread only puts `RawMessage`s into a bounded queue (`offer`); one worker thread owns
+everything after that, so the alert engine, the aggregates and the live state need no locks of
+their own. Each round the worker:
+
+1. takes every waiting message (up to ``batch_size``), validates it with the contract's
+   `parse_payload` (refused ones are counted by reason and logged, rate-limited), drops duplicate
+   event ids, and feeds the alert engine, the aggregates and the live state;
+2. ticks the alert engine and stores its actions at once (alerts are latency-sensitive), then
+   publishes the changed alerts to the live stream;
+3. hands the batch (events, node health, layouts; minute aggregates every ``flush_interval_s``,
+   hours and days every fifth time) to the `BatchWriter`, which stores it in one transaction on
+   its own thread and only then acknowledges the QoS 1 messages it held, so a crash before the
+   commit makes the broker deliver them again;
+4. every ``alert_sync_s`` re-reads alerts changed elsewhere (another replica, a person) and hands
+   them to the engine and the live stream.
+
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from edge.contract import (
+    CameraEvent,
+    CameraPositions,
+    CameraState,
+    NodeHealth,
+    NodeLayout,
+    NodeStatus,
+    Payload,
+    PayloadError,
+    parse_payload,
+)
+from server.alerts.engine import AlertEngine, CameraCounts, layout_zones
+from server.alerts.model import AlertAction
+from server.ingest.dedupe import RecentIds
+from server.ingest.live_state import CameraNow, LiveState, ZoneNow
+from server.ingest.occupancy import OccupancyAccumulator
+from server.ingest.writer import Acker, BatchWriter
+from server.live.hub import LiveHub, LiveMessage, message
+from server.logs import RateLimitedLog
+from server.metrics import Metrics
+from server.schemas.alerts import AlertOut
+from server.schemas.events import EventOut
+from server.settings import Settings
+from server.store import Store
+from server.store.alerts import to_snapshot
+from server.store.ingest_writes import CameraFlag, IngestBatch
+from server.store.retention import prune
+
+log = logging.getLogger(__name__)
+
+FULL_SYNC_S = 60.0
+ROLLUP_EVERY = 5  # hourly and daily aggregates are written every fifth flush
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One MQTT message as the client thread received it."""
+
+    topic: str
+    payload: bytes
+    received_at: float
+    qos: int = 0
+    mid: int = 0
+    retain: bool = False
+
+
+@dataclass(slots=True)
+class _Round:
+    batch: IngestBatch = field(default_factory=IngestBatch)
+    actions: list[AlertAction] = field(default_factory=list)
+    live: list[LiveMessage] = field(default_factory=list)
+    acks: list[tuple[int, int]] = field(default_factory=list)
+    states: list[CameraCounts] = field(default_factory=list)
+    cameras: list[CameraNow] = field(default_factory=list)
+
+
+def reject_reason(error: PayloadError) -> str:
+    """A short label for why `parse_payload` refused a message (the metric's ``reason``)."""
+    text = str(error)
+    if text.startswith("not a hallwatch topic"):
+        return "topic"
+    if text.startswith("config pushes"):
+        return "config_topic"
+    if "exceeds" in text and text.startswith("payload of"):
+        return "too_large"
+    if "does not match" in text or "payload on a" in text:
+        return "mismatch"
+    return "invalid"
+
+
+class IngestProcessor:
+    """Owns the alert engine, aggregates and live state; fed by `offer` from any thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        hub: LiveHub,
+        live: LiveState,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._ingest = settings.ingest
+        self._store = store
+        self._hub = hub
+        self._live = live
+        self._metrics = metrics
+        self._clock = clock
+        # A deque (appends and pops are atomic) and an event set when it stops being empty: cheaper
+        # per message than queue.Queue, whose lock and condition cost more than the message.
+        self._queue: deque[RawMessage] = deque()
+        self._queue_size = settings.ingest.queue_size
+        self._wake = threading.Event()
+        self._engine = AlertEngine(settings.alerts)
+        self._aggregates = OccupancyAccumulator(
+            settings.zoneinfo, settings.ingest.max_state_gap_s, settings.ingest.heatmap_cell_m
+        )
+        self._seen = RecentIds(settings.ingest.dedupe_window)
+        self._bad = RateLimitedLog(log)
+        self._writer = BatchWriter(store.ingest.write, metrics)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._sync_now = threading.Event()
+        self._pending_actions: list[AlertAction] = []
+        self._positions_sent: dict[tuple[str, str], float] = {}
+        self._next_flush = 0.0
+        self._flushes = 0
+        self._next_sync = 0.0
+        self._next_full_sync = 0.0
+        self._next_prune = 0.0
+        self._last_sync_at: datetime | None = None
+        self.handled = 0  # messages taken off the queue (accepted, refused or duplicate)
+        self._received: dict[str, Any] = {}  # metric children per payload kind (labels() is slow)
+
+    # ------------------------------------------------------------------------------ threads
+    @property
+    def acker(self) -> Acker | None:
+        """Called with (mid, qos) for every QoS 1 message once it is handled and stored."""
+        return self._writer.acker
+
+    @acker.setter
+    def acker(self, acker: Acker | None) -> None:
+        self._writer.acker = acker
+
+    @property
+    def writer(self) -> BatchWriter:
+        return self._writer
+
+    def offer(self, msg: RawMessage) -> None:
+        """Queue one message; never blocks. A full queue drops it (counted and logged)."""
+        if len(self._queue) >= self._queue_size:
+            self._metrics.dropped.labels(reason="queue_full").inc()
+            self._bad.error(
+                "queue_full",
+                "ingest queue full (%d messages): dropping messages. The database is too slow or "
+                "unreachable; check it, or raise ingest.queue_size / add replicas",
+                self._queue_size,
+            )
+            if msg.qos > 0 and self.acker is not None:
+                self.acker(msg.mid, msg.qos)
+            return
+        self._queue.append(msg)
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def start(self) -> None:
+        """Load alert state from the database and start the worker and writer threads."""
+        self._full_sync(self._clock())
+        self._writer.start()
+        self._thread = threading.Thread(target=self._run, name="hallwatch-ingest", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Handle what is queued, write everything out, and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.error(
+                    "the ingest worker did not stop within %.0f s; some data may not be stored", timeout_s
+                )
+            self._thread = None
+
+    def request_alert_sync(self) -> None:
+        """Re-read changed alerts soon (after a person acknowledged or resolved one)."""
+        self._sync_now.set()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stop.is_set()
+            try:
+                self.run_round(wait_s=0.0 if stopping else self._ingest.tick_s, final=stopping)
+            except Exception:  # the worker must survive anything; the log says what happened
+                log.exception("ingest round failed; continuing (this is a bug, please report it)")
+                time.sleep(0.5)
+            if stopping and not self._queue:
+                return
+
+    # ------------------------------------------------------------------------------ one round
+    def run_round(self, wait_s: float, final: bool = False) -> int:
+        """Handle the waiting messages (waiting up to ``wait_s`` for the first); returns how many."""
+        items = self._take(wait_s)
+        now = self._clock()
+        rnd = _Round()
+        for raw in items:
+            self._handle(raw, rnd)
+        self.handled += len(items)
+        if rnd.states:
+            rnd.actions.extend(self._engine.observe_states(rnd.states))
+            rnd.live.extend(self._zone_changes(self._live.update_cameras(rnd.cameras)))
+        rnd.actions.extend(self._engine.tick(now))
+        self._apply_alerts(rnd.actions, now)
+        rnd.live.extend(self._zone_changes(self._live.expire(_dt(now))))
+        if final or now >= self._next_flush:
+            self._flushes += 1
+            rollups = final or self._flushes % ROLLUP_EVERY == 0
+            occupancy, heatmap = self._aggregates.drain(rollups=rollups)
+            rnd.batch.occupancy, rnd.batch.heatmap = occupancy, heatmap
+            self._next_flush = now + self._ingest.flush_interval_s
+        self._writer.submit(rnd.batch, rnd.acks)
+        self._hub.publish(rnd.live)
+        self._metrics.queue_depth.set(len(self._queue))
+        self._maintain(now)
+        return len(items)
+
+    def _take(self, wait_s: float) -> list[RawMessage]:
+        if not self._queue and wait_s > 0:
+            self._wake.clear()
+            if not self._queue:  # nothing arrived between the check and the clear
+                self._wake.wait(wait_s)
+        items: list[RawMessage] = []
+        pop = self._queue.popleft
+        for _ in range(min(len(self._queue), self._ingest.batch_size)):
+            items.append(pop())
+        return items
+
+    def _handle(self, raw: RawMessage, rnd: _Round) -> None:
+        if raw.qos > 0:
+            rnd.acks.append((raw.mid, raw.qos))
+        if not raw.payload:  # someone cleared a retained message: normal, counted but not a warning
+            self._metrics.rejected.labels(reason="empty").inc()
+            log.debug("empty message on %s (a retained message was cleared)", raw.topic[:200])
+            return
+        try:
+            msg = parse_payload(raw.topic, raw.payload)
+        except PayloadError as exc:
+            reason = reject_reason(exc)
+            self._metrics.rejected.labels(reason=reason).inc()
+            self._bad.warning(
+                f"rejected:{reason}",
+                "refused a message on %s: %s (check the sender's hallwatch version and the MQTT contract)",
+                raw.topic[:200],
+                exc,
+            )
+            return
+        if not self._seen.add(msg.event_id):
+            self._metrics.duplicates.inc()
+            return
+        counter = self._received.get(msg.kind)
+        if counter is None:
+            counter = self._received[msg.kind] = self._metrics.received.labels(kind=msg.kind)
+        counter.inc()
+        now = raw.received_at
+        received = _dt(now)
+        if isinstance(msg, CameraState):  # judged together at the end of the round
+            rnd.states.append(
+                CameraCounts(msg.site, msg.camera, msg.ts.timestamp(), msg.zones, msg.violations, now)
+            )
+        else:
+            rnd.actions.extend(self._engine.observe(msg, now))
+        self._dispatch(msg, received, rnd)
+
+    def _dispatch(self, msg: Payload, received: datetime, rnd: _Round) -> None:
+        batch = rnd.batch
+        key = (msg.site, msg.node)
+        if isinstance(msg, CameraState):
+            batch.seen[key] = received
+            self._aggregates.add_state(msg.site, msg.camera, msg.ts, msg.zones)
+            rnd.cameras.append(
+                CameraNow(
+                    msg.site, msg.camera, msg.node, msg.people, msg.violations, msg.ts, received, msg.zones
+                )
+            )
+        elif isinstance(msg, CameraEvent):
+            batch.seen[key] = received
+            batch.events.append((msg, received))
+            if msg.type in ("camera_lost", "camera_recovered"):
+                lost = msg.type == "camera_lost"
+                batch.camera_flags[(msg.site, msg.camera)] = CameraFlag(msg.node, lost, msg.ts, msg.reason)
+            event = EventOut.model_validate(_event_view(msg, received))
+            rnd.live.append(
+                message("events", msg.site, {"type": "event", "site": msg.site, "event": _json(event)})
+            )
+        elif isinstance(msg, CameraPositions):
+            batch.seen[key] = received
+            self._aggregates.add_positions(msg.site, msg.camera, msg.ts, ((p.x, p.y) for p in msg.people))
+            self._positions(msg, received, rnd)
+        elif isinstance(msg, NodeStatus):
+            batch.statuses[key] = (msg, received)
+            payload = {"type": "node", "site": msg.site, "node": msg.node, "status": msg.status}
+            rnd.live.append(
+                message("nodes", msg.site, payload | {"version": msg.version, "at": received.isoformat()})
+            )
+        elif isinstance(msg, NodeHealth):
+            batch.healths[key] = (msg, received)
+            health = msg.model_dump(mode="json", exclude={"schema_version", "event_id", "seq", "kind"})
+            node_health: dict[str, Any] = {
+                "type": "node",
+                "site": msg.site,
+                "node": msg.node,
+                "status": "online",
+            }
+            node_health |= {"health": health, "at": received.isoformat()}
+            rnd.live.append(message("nodes", msg.site, node_health))
+        elif isinstance(msg, NodeLayout):
+            batch.layouts[key] = (msg, received)
+            self._live.set_layout(msg.site, layout_zones(msg))
+            rnd.live.append(
+                message("occupancy", msg.site, {"type": "layout", "site": msg.site, "node": msg.node})
+            )
+
+    def _positions(self, msg: CameraPositions, received: datetime, rnd: _Round) -> None:
+        key = (msg.site, msg.camera)
+        now = received.timestamp()
+        if not self._hub.wants("positions"):
+            return
+        if now - self._positions_sent.get(key, 0.0) < self._ingest.positions_interval_s:
+            return
+        self._positions_sent[key] = now
+        payload = {
+            "type": "positions",
+            "site": msg.site,
+            "camera": msg.camera,
+            "ts": msg.ts.isoformat(),
+            "people": [{"id": p.id, "x": p.x, "y": p.y} for p in msg.people],
+        }
+        rnd.live.append(message("positions", msg.site, payload))
+
+    def _zone_changes(self, zones: list[ZoneNow]) -> list[LiveMessage]:
+        return [
+            message("occupancy", z.site, {"type": "occupancy", "site": z.site, "zone": zone_json(z)})
+            for z in zones
+        ]
+
+    # ------------------------------------------------------------------------------ alerts
+    def _apply_alerts(self, actions: list[AlertAction], now: float) -> None:
+        if self._pending_actions:
+            actions = self._pending_actions + actions
+            self._pending_actions = []
+        if not actions:
+            return
+        try:
+            changed, lost = self._store.alerts.apply(actions, self._settings.alerts.cooldown_s)
+        except Exception as exc:
+            self._metrics.store_errors.labels(what="alerts").inc()
+            self._bad.error("alerts", "could not store %d alert changes, retrying: %s", len(actions), exc)
+            self._pending_actions = actions[-10_000:]
+            return
+        for action in actions:
+            self._metrics.alert_actions.labels(action=action.kind).inc()
+        if lost:
+            log.debug("%d alert changes were made elsewhere first; re-reading alerts", len(lost))
+            self._sync_now.set()
+        self._hub.publish(alert_messages(changed))
+
+    def _full_sync(self, now: float) -> None:
+        snapshots = self._store.alerts.snapshots(_dt(now), self._settings.alerts.cooldown_s)
+        self._engine.load(snapshots, now, complete=True)
+        self._last_sync_at = _dt(now)
+        self._next_full_sync = now + FULL_SYNC_S
+
+    def _sync(self, now: float) -> None:
+        since = (self._last_sync_at or _dt(now)) - timedelta(seconds=5)  # margin for clocks and commits
+        rows = self._store.alerts.changed_since(since)
+        self._last_sync_at = _dt(now)
+        if rows:
+            self._engine.load([to_snapshot(r) for r in rows], now)
+            self._hub.publish(alert_messages(rows))
+
+    # ------------------------------------------------------------------------------ storing
+    def _maintain(self, now: float) -> None:
+        try:
+            if now >= self._next_full_sync:
+                self._full_sync(now)
+                self._engine.forget_resolved(now)
+                self._aggregates.forget_idle(_dt(now))
+            elif self._sync_now.is_set() or now >= self._next_sync:
+                self._sync_now.clear()
+                self._sync(now)
+                self._next_sync = now + self._ingest.alert_sync_s
+            if now >= self._next_prune:
+                self._next_prune = now + self._settings.retention.prune_interval_s
+                prune(self._store.engine, self._settings.retention, _dt(now))
+        except Exception as exc:
+            self._metrics.store_errors.labels(what="maintenance").inc()
+            self._bad.error("maintenance", "alert sync or retention failed, retrying later: %s", exc)
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def _json(model: Any) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(mode="json")
+    return data
+
+
+def zone_json(zone: ZoneNow) -> dict[str, Any]:
+    """A live zone as the API and the live stream show it."""
+    from server.schemas.occupancy import ZoneOccupancyOut
+
+    return _json(ZoneOccupancyOut.model_validate(zone))
+
+
+def alert_messages(rows: list[Any]) -> list[LiveMessage]:
+    """Live messages for changed alert rows."""
+    out = []
+    for row in rows:
+        alert = _json(AlertOut.model_validate(row))
+        out.append(message("alerts", row.site, {"type": "alert", "site": row.site, "alert": alert}))
+    return out
+
+
+def _event_view(msg: CameraEvent, received: datetime) -> dict[str, Any]:
+    return {
+        "id": msg.event_id,
+        "site": msg.site,
+        "node": msg.node,
+        "camera": msg.camera,
+        "seq": msg.seq,
+        "type": msg.type,
+        "ts": msg.ts,
+        "received_at": received,
+        "zone": msg.zone,
+        "count": msg.count,
+        "limit": msg.limit,
+        "people": list(msg.people) or None,
+        "distance_m": msg.distance_m,
+        "floor_x": msg.floor[0] if msg.floor else None,
+        "floor_y": msg.floor[1] if msg.floor else None,
+        "duration_s": msg.duration_s,
+        "reason": msg.reason,
+    }

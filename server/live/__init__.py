@@ -1,0 +1,1 @@
+"""The live stream: a hub that fans server changes out to connected pages."""

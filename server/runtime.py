@@ -1,0 +1,144 @@
+"""Putting the server together: store, ingest (broker, MQTT client, worker), live state, the app.
+
+`build_server` is what `hallwatch server run` and the tests use; `Ingest` is the running ingest as
+the API sees it (`server.services.IngestHandle`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from server.app import create_app
+from server.auth.passwords import hash_password
+from server.broker import EmbeddedBroker
+from server.ingest.live_state import LiveState
+from server.ingest.mqtt_client import MqttIngestClient
+from server.ingest.processor import IngestProcessor
+from server.live.hub import LiveHub
+from server.metrics import Metrics
+from server.settings import Settings
+from server.store import Store, open_store
+from server.store.users import UserExists
+
+log = logging.getLogger(__name__)
+
+DEMO_USERS = {"guide": "guide", "manager": "manager", "ops": "ops"}  # user name = role = password
+
+
+class Ingest:
+    """The embedded broker (if no URL is set), the MQTT client and the worker, started together."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        hub: LiveHub,
+        live: LiveState,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.processor = IngestProcessor(settings, store, hub, live, metrics, clock=clock)
+        self.broker = EmbeddedBroker(settings.embedded_broker) if settings.uses_embedded_broker else None
+        ca_file = str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None
+        self.client = MqttIngestClient(
+            settings.broker(), settings.mqtt, self.processor.offer, metrics, ca_file=ca_file, clock=clock
+        )
+        self.processor.acker = self.client.ack
+
+    def start(self) -> None:
+        if self.broker is not None:
+            self.broker.start()
+        self.processor.start()
+        self.client.start()
+
+    def stop(self) -> None:
+        self.client.stop()
+        self.processor.stop()
+        if self.broker is not None:
+            self.broker.stop()
+
+    def request_alert_sync(self) -> None:
+        self.processor.request_alert_sync()
+
+    @property
+    def queue_depth(self) -> int:
+        return self.processor.queue_depth
+
+    @property
+    def mqtt_connected(self) -> bool:
+        return self.client.connected
+
+    def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> bool:
+        return self.client.publish(topic, payload, qos=qos, retain=retain)
+
+
+@dataclass
+class Server:
+    app: FastAPI
+    store: Store
+    ingest: Ingest | None
+    metrics: Metrics
+    hub: LiveHub
+    live: LiveState
+
+
+def ensure_demo_users(store: Store, now: datetime) -> list[str]:
+    """Create the demo accounts that do not exist yet; returns their names."""
+    created = []
+    for name, password in DEMO_USERS.items():
+        try:
+            store.users.create(name, hash_password(password), name, now)
+            created.append(name)
+        except UserExists:
+            pass
+    return created
+
+
+def build_server(
+    settings: Settings,
+    *,
+    with_ingest: bool = True,
+    clock: Callable[[], float] = time.time,
+    store: Store | None = None,
+) -> Server:
+    """Open the store (migrating it), build the ingest and the app; nothing runs until the app starts.
+
+    Raises:
+        server.settings.SettingsError: placeholder secrets outside demo mode.
+    """
+    settings.check_secrets()
+    store = store or open_store(settings.database_url)
+    metrics = Metrics()
+    hub = LiveHub(metrics)
+    live = LiveState(settings.alerts)
+    if settings.demo:
+        created = ensure_demo_users(store, datetime.now(UTC))
+        if created:
+            log.warning(
+                "demo mode: created users %s (password = user name); never use this in a hall", created
+            )
+    elif not store.users.count_role("ops") and not store.users.all():
+        log.warning("no users yet: create one with `hallwatch server create-user NAME --role ops`")
+    ingest = Ingest(settings, store, hub, live, metrics, clock=clock) if with_ingest else None
+    app = create_app(
+        settings,
+        store=store,
+        hub=hub,
+        live=live,
+        metrics=metrics,
+        ingest=ingest,
+        clock=lambda: datetime.fromtimestamp(clock(), UTC),
+    )
+    return Server(app=app, store=store, ingest=ingest, metrics=metrics, hub=hub, live=live)
+
+
+def random_secret() -> str:
+    return secrets.token_urlsafe(48)

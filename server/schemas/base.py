@@ -1,0 +1,17 @@
+"""Shared pieces of the API schemas."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Out(BaseModel):
+    """A response model; reads attributes of database rows and dataclasses."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class In(BaseModel):
+    """A request model; unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)

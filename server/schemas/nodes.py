@@ -1,0 +1,82 @@
+"""Edge nodes, their cameras, zones and layouts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from server.schemas.base import In, Out
+
+
+class CameraOut(Out):
+    site: str
+    camera: str
+    node: str
+    connected: bool | None
+    fps: float | None
+    latency_ms: float | None
+    frames_dropped: int | None
+    reconnects: int | None
+    last_frame_ts: datetime | None
+    health_at: datetime | None
+    lost_since: datetime | None
+    lost_reason: str | None
+
+
+class NodeOut(Out):
+    site: str
+    node: str
+    status: str = Field(description="online, offline (its last will), stopped, or unknown")
+    online: bool = Field(description="online and sent health within the offline rule's silence_s")
+    version: str | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+    status_at: datetime | None
+    health_at: datetime | None
+    uptime_s: float | None
+    outbox_depth: int | None
+    outbox_dropped: int | None
+    published: int | None
+    rejected_config: int | None
+    refused: int | None
+    last_config_error: str | None
+    layout_at: datetime | None
+    cameras: list[CameraOut]
+
+
+class ZoneOut(Out):
+    site: str
+    zone: str
+    node: str
+    kind: str
+    name: str | None
+    limit: int | None
+    window: str | None
+    polygon: list[list[float]] = Field(description="floor points in metres")
+    line: list[list[float]] | None = Field(description="entrance line: two floor points in metres")
+    cameras: list[str] | None
+    updated_at: datetime
+
+
+class NodeLayoutOut(Out):
+    node: str
+    layout_at: datetime | None
+    layout: dict[str, Any] | None = Field(description="the node's retained NodeLayout message, as sent")
+
+
+class SiteLayoutOut(Out):
+    site: str
+    zones: list[ZoneOut]
+    nodes: list[NodeLayoutOut]
+
+
+class ConfigPushIn(In):
+    config: dict[str, Any] = Field(description="parts of the node config to replace: cameras, zones, spacing")
+
+
+class ConfigPushOut(Out):
+    topic: str
+    event_id: str
+    issued_by: str

@@ -1,0 +1,109 @@
+"""People who log in: names, roles and password hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.db.tables import User
+from server.store.sql import write
+
+
+class UserExists(ValueError):
+    """The user name is taken."""
+
+
+class UserNotFound(LookupError):
+    """No user has that id or name."""
+
+
+class UserStore:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, username: str, password_hash: str, role: str, at: datetime) -> User:
+        """Add a user.
+
+        Raises:
+            UserExists: the name is taken.
+        """
+        user = User(
+            username=username,
+            password_hash=password_hash,
+            role=role,
+            disabled=False,
+            token_version=0,
+            created_at=at,
+        )
+        try:
+            with Session(self._engine, expire_on_commit=False) as session, session.begin():
+                session.add(user)
+        except IntegrityError:
+            raise UserExists(f"user {username!r} exists already") from None
+        return user
+
+    def by_name(self, username: str) -> User | None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+    def by_id(self, user_id: int) -> User | None:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return session.get(User, user_id)
+
+    def all(self) -> list[User]:
+        with Session(self._engine, expire_on_commit=False) as session:
+            return list(session.execute(select(User).order_by(User.username)).scalars())
+
+    def update(
+        self,
+        user_id: int,
+        *,
+        role: str | None = None,
+        password_hash: str | None = None,
+        disabled: bool | None = None,
+    ) -> User:
+        """Change a user; a new password, role or disabling logs out their sessions.
+
+        Raises:
+            UserNotFound: no such user.
+        """
+        values: dict[str, object] = {}
+        if role is not None:
+            values["role"] = role
+        if password_hash is not None:
+            values["password_hash"] = password_hash
+        if disabled is not None:
+            values["disabled"] = disabled
+        if values:
+            values["token_version"] = User.token_version + 1
+            with write(self._engine) as conn:
+                conn.execute(update(User).where(User.id == user_id).values(**values))
+        user = self.by_id(user_id)
+        if user is None:
+            raise UserNotFound(f"no user {user_id}")
+        return user
+
+    def touch_login(self, user_id: int, at: datetime) -> None:
+        with write(self._engine) as conn:
+            conn.execute(update(User).where(User.id == user_id).values(last_login_at=at))
+
+    def delete(self, user_id: int) -> None:
+        """Remove a user.
+
+        Raises:
+            UserNotFound: no such user.
+        """
+        with Session(self._engine) as session, session.begin():
+            user = session.get(User, user_id)
+            if user is None:
+                raise UserNotFound(f"no user {user_id}")
+            session.delete(user)
+
+    def count_role(self, role: str) -> int:
+        with Session(self._engine) as session:
+            return len(
+                session.execute(select(User.id).where(User.role == role, User.disabled.is_(False))).all()
+            )

@@ -1,0 +1,105 @@
+"""Fixtures for the server tests: a temporary PostgreSQL database per run, SQLite files, the broker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# pytest puts tests/ on sys.path (for tests/conftest.py), where this folder would pass for the
+# `server` package; put the repository first so that `server` is the real package.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path[:1]:
+    sys.path.insert(0, _ROOT)
+if "server" in sys.modules and getattr(sys.modules["server"], "__file__", None) is None:
+    for _name in [m for m in sys.modules if m == "server" or m.startswith("server.")]:
+        del sys.modules[_name]
+
+import shutil  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+import psycopg  # noqa: E402
+import pytest  # noqa: E402
+from server_support import broker_up, unique  # noqa: E402
+
+from server.db.connect import make_engine, migrate  # noqa: E402
+from server.store import Store  # noqa: E402
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _create_database(name: str) -> str:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _drop_database(name: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL database for this test run, migrated once, dropped at the end."""
+    name = unique("hallwatch_test").replace("-", "_")
+    try:
+        url = _create_database(name)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 (user postgres, trust) is needed: {exc}")
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+    yield url
+    _drop_database(name)
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own (for migrations and restarts)."""
+    name = unique("hallwatch_test").replace("-", "_")
+    yield _create_database(name)
+    _drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
+    """A migrated SQLite file of the test's own."""
+    path = tmp_path / "hallwatch.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs on SQLite and on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "pg_url"
+    url: str = request.getfixturevalue(name)
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.from_engine(make_engine(db_url))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def site() -> str:
+    return unique("site")
+
+
+@pytest.fixture
+def shared_broker() -> None:
+    """The shared mosquitto on 127.0.0.1:1883; tests use unique site names so topics never collide."""
+    if not broker_up():
+        pytest.fail("the shared mosquitto on 127.0.0.1:1883 is not running (start it as .ci/run does)")

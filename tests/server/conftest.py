@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import sys
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-# pytest puts tests/ on sys.path (for tests/conftest.py), where this folder would pass for the
-# `server` package; put the repository first so that `server` is the real package.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path[:1]:
-    sys.path.insert(0, _ROOT)
-if "server" in sys.modules and getattr(sys.modules["server"], "__file__", None) is None:
-    for _name in [m for m in sys.modules if m == "server" or m.startswith("server.")]:
-        del sys.modules[_name]
+import psycopg
+import pytest
+from server_support import broker_up, unique
 
-import shutil  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
-from server_support import broker_up, unique  # noqa: E402
-
-from server.db.connect import make_engine, migrate  # noqa: E402
-from server.store import Store  # noqa: E402
+from server.db.connect import make_engine, migrate
+from server.store import Store
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 

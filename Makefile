@@ -26,3 +26,15 @@ test: lint typecheck pytest
 
 clean:
 	rm -rf $(VENV) models/cache var test-artifacts
+
+# Front-end libraries (uPlot) come from npm, pinned by web/package-lock.json; `npm run vendor` copies
+# the files the pages load into server/web/static/vendor/ (git-ignored, served offline on the LAN).
+VENDOR := server/web/static/vendor/versions.json
+
+web: $(VENDOR)
+
+$(VENDOR): web/package.json web/package-lock.json web/scripts/copy-vendor.mjs
+	cd web && npm ci --no-audit --no-fund
+	cd web && npm run --silent vendor
+
+pytest demo: web

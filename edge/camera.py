@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Protocol
 
 from edge.health import CameraPeriod, CameraStats
+from edge.snapshot import LatestFrame, person_boxes
 from edge.sources import CameraFeed, Frame
 from vision.config import CameraConfig
 from vision.state import HallState
@@ -54,6 +55,7 @@ class CameraWorker:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._lost = False
+        self._latest: LatestFrame | None = None
         self._thread = threading.Thread(target=self._run, name=f"camera-{camera.id}", daemon=True)
 
     @property
@@ -75,6 +77,10 @@ class CameraWorker:
         self._thread.join(join_timeout_s)
         if self._thread.is_alive():
             log.warning("%s: its processing did not finish within %.0f s", self.camera.id, join_timeout_s)
+
+    def latest_frame(self) -> LatestFrame | None:
+        """The last frame processed, with its person boxes (kept in memory for ops snapshots only)."""
+        return self._latest
 
     def replace_processor(self, processor: FrameProcessor) -> None:
         with self._lock:
@@ -128,6 +134,7 @@ class CameraWorker:
                     )
                 continue
             self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
+            self._latest = LatestFrame(frame.image, frame.captured_at, person_boxes(processor))
             try:
                 self._sink.frame_processed(self.camera.id, frame, state)
             except Exception:

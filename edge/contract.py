@@ -15,10 +15,18 @@ Topics, all under ``hallwatch/{site}/``:
 | cameras/{camera}/state         | yes      | 0   | `CameraState`    |
 | cameras/{camera}/events        | no       | 1   | `CameraEvent`    |
 | cameras/{camera}/positions     | no       | 0   | `CameraPositions` |
+| nodes/{node}/snapshot_request  | no       | 1   | `SnapshotRequest` (server to node, ops only) |
+| nodes/{node}/snapshot          | no       | 1   | `NodeSnapshot`   |
+
+The one exception to "no image": `NodeSnapshot` carries one JPEG, sent only in answer to a valid,
+unexpired `SnapshotRequest` for one of the node's cameras (calibration), at most
+`MAX_SNAPSHOT_JPEG_BYTES` and `MAX_SNAPSHOT_SIDE_PX` wide and high. Servers keep it in memory only.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import typing
 import uuid
@@ -26,13 +34,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION: Literal[1] = 1
 TOPIC_ROOT = "hallwatch"
 
-TopicKind = Literal["status", "health", "layout", "config", "state", "events", "positions"]
-NODE_KINDS: frozenset[str] = frozenset({"status", "health", "layout", "config"})
+TopicKind = Literal[
+    "status", "health", "layout", "config", "snapshot_request", "snapshot", "state", "events", "positions"
+]
+NodeTopicKind = Literal["status", "health", "layout", "config", "snapshot_request", "snapshot"]
+NODE_KINDS: frozenset[str] = frozenset(typing.get_args(NodeTopicKind))
+#: Node topics the server writes and nodes read; `parse_payload` refuses them.
+SERVER_TO_NODE_KINDS: frozenset[str] = frozenset({"config", "snapshot_request"})
 CAMERA_KINDS: frozenset[str] = frozenset({"state", "events", "positions"})
 
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
@@ -47,7 +68,7 @@ def utc_now() -> datetime:
 
 
 # ---------------------------------------------------------------------------------------- topics
-def node_topic(site: str, node: str, kind: Literal["status", "health", "layout", "config"]) -> str:
+def node_topic(site: str, node: str, kind: NodeTopicKind) -> str:
     return f"{TOPIC_ROOT}/{site}/nodes/{node}/{kind}"
 
 
@@ -65,7 +86,7 @@ class Topic:
 
 _TOPIC_RE = re.compile(
     rf"^{TOPIC_ROOT}/(?P<site>[A-Za-z0-9][A-Za-z0-9_.-]{{0,63}})/(?P<scope>nodes|cameras)/"
-    r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/(?P<kind>[a-z]+)$"
+    r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/(?P<kind>[a-z_]+)$"
 )
 
 
@@ -155,6 +176,19 @@ class LayoutZone(BaseModel):
     )
     window: Name | None = Field(default=None, description="for a queue: its window")
     cameras: list[Name] | None = None
+    inside: tuple[Metres, Metres] | None = Field(
+        default=None, description="entrance: the floor point on the hall's side, when the config sets one"
+    )
+
+
+class LayoutLens(BaseModel):
+    """A camera's lens intrinsics, as in its config (`calibration.lens`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: Literal["pinhole", "fisheye"]
+    camera_matrix: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
+    distortion: list[float] = Field(max_length=14)
 
 
 class LayoutCamera(BaseModel):
@@ -165,6 +199,9 @@ class LayoutCamera(BaseModel):
     reprojection_error_cm: float = Field(ge=0.0, allow_inf_nan=False)
     image_points: list[tuple[float, float]] = Field(max_length=64)
     floor_points: list[tuple[Metres, Metres]] = Field(max_length=64)
+    lens: LayoutLens | None = Field(
+        default=None, description="the lens undistorted before the homography, if the camera has one"
+    )
 
 
 class NodeLayout(Envelope):
@@ -198,6 +235,116 @@ class NodeConfigPush(BaseModel):
     config: dict[str, Any] = Field(
         description="the parts of the node config to replace: cameras, zones, spacing"
     )
+
+
+# ------------------------------------------------------------------------------------ snapshots
+#: The largest JPEG a snapshot may carry, in bytes (before base64).
+MAX_SNAPSHOT_JPEG_BYTES = 1_000_000
+#: A snapshot is at most this many pixels wide and high (the node downscales larger frames).
+MAX_SNAPSHOT_SIDE_PX = 1280
+#: A request may live at most this long; a node ignores one whose `expires_at` has passed.
+MAX_SNAPSHOT_REQUEST_TTL_S = 300.0
+#: The JPEG as base64 (4 characters per 3 bytes, padded).
+MAX_SNAPSHOT_BASE64_CHARS = 4 * -(-MAX_SNAPSHOT_JPEG_BYTES // 3)
+#: A whole `NodeSnapshot` message: the base64 JPEG and a few hundred bytes of fields.
+MAX_SNAPSHOT_PAYLOAD_BYTES = MAX_SNAPSHOT_BASE64_CHARS + 4096
+MAX_SNAPSHOT_REQUEST_BYTES = 4096
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+class SnapshotRequest(BaseModel):
+    """Server to node, QoS 1, never retained: ops ask for one picture of one camera (calibration).
+
+    The node answers on `nodes/{node}/snapshot` with a `NodeSnapshot` whose `request_id` is this
+    request's `event_id`, from the camera's latest processed frame, with people blurred when
+    `blur` is set. It ignores a request that is invalid, for another node, or past `expires_at`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["snapshot_request"] = "snapshot_request"
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="the request id")
+    site: Name
+    node: Name
+    camera: Name
+    blur: bool = Field(default=True, description="blur the people in the picture")
+    requested_by: str = Field(max_length=120, description="who asked (a user name)")
+    ts: AwareDatetime = Field(default_factory=utc_now, description="when it was asked")
+    expires_at: AwareDatetime = Field(description="the node ignores the request after this time")
+
+    @field_validator("ts", "expires_at")
+    @classmethod
+    def _utc(cls, ts: datetime) -> datetime:
+        return ts.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _short_lived(self) -> SnapshotRequest:
+        ttl = (self.expires_at - self.ts).total_seconds()
+        if not 0 < ttl <= MAX_SNAPSHOT_REQUEST_TTL_S:
+            raise ValueError(
+                f"expires_at must be after ts and at most {MAX_SNAPSHOT_REQUEST_TTL_S:g} s later, "
+                f"got {ttl:g} s"
+            )
+        return self
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+class NodeSnapshot(Envelope):
+    """Node to server, QoS 1, never retained: the answer to one `SnapshotRequest`.
+
+    Either a picture (`jpeg_base64` with its sizes) or, when the node cannot take one, `error` in
+    plain words. `ts` is the capture time of the frame (the reply time for an error). The picture is
+    at most `MAX_SNAPSHOT_SIDE_PX` on each side; image points for a calibration are in the camera's
+    full frame, `frame_width` x `frame_height`: scale by `frame_width / width`.
+    """
+
+    kind: Literal["snapshot"] = "snapshot"
+    camera: Name
+    request_id: uuid.UUID = Field(description="the request's event_id")
+    width: int | None = Field(default=None, ge=1, le=MAX_SNAPSHOT_SIDE_PX, description="JPEG width, pixels")
+    height: int | None = Field(default=None, ge=1, le=MAX_SNAPSHOT_SIDE_PX, description="JPEG height")
+    frame_width: int | None = Field(default=None, ge=1, le=16384, description="the camera frame's width")
+    frame_height: int | None = Field(default=None, ge=1, le=16384, description="the camera frame's height")
+    jpeg_base64: str | None = Field(default=None, max_length=MAX_SNAPSHOT_BASE64_CHARS)
+    blurred: bool = Field(default=False, description="whether people (or the frame) were blurred")
+    blur_method: Literal["people", "frame"] | None = Field(
+        default=None,
+        description="people: the boxes of the people tracked in that frame; frame: the whole picture "
+        "(the node had no person boxes)",
+    )
+    people_blurred: int | None = Field(default=None, ge=0, le=10_000, description="boxes blurred")
+    error: str | None = Field(default=None, max_length=300, description="why there is no picture")
+
+    @model_validator(mode="after")
+    def _picture_or_error(self) -> NodeSnapshot:
+        if (self.jpeg_base64 is None) == (self.error is None):
+            raise ValueError("a snapshot carries either jpeg_base64 or error, not both or neither")
+        if self.jpeg_base64 is not None:
+            if None in (self.width, self.height, self.frame_width, self.frame_height):
+                raise ValueError("a picture needs width, height, frame_width and frame_height")
+            jpeg = self.jpeg()
+            if len(jpeg) > MAX_SNAPSHOT_JPEG_BYTES:
+                raise ValueError(f"the JPEG has {len(jpeg)} bytes, more than {MAX_SNAPSHOT_JPEG_BYTES}")
+            if not jpeg.startswith(JPEG_MAGIC):
+                raise ValueError("jpeg_base64 is not a JPEG")
+        if self.blurred != (self.blur_method is not None):
+            raise ValueError("blur_method is set exactly when blurred is true")
+        return self
+
+    def jpeg(self) -> bytes:
+        """The JPEG's bytes (empty for an error reply)."""
+        if self.jpeg_base64 is None:
+            return b""
+        try:
+            return base64.b64decode(self.jpeg_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise ValueError("jpeg_base64 is not valid base64") from None
 
 
 class CameraState(Envelope):
@@ -273,7 +420,7 @@ class CameraPositions(Envelope):
 
 
 Payload = Annotated[
-    NodeStatus | NodeHealth | NodeLayout | CameraState | CameraEvent | CameraPositions,
+    NodeStatus | NodeHealth | NodeLayout | NodeSnapshot | CameraState | CameraEvent | CameraPositions,
     Field(discriminator="kind"),
 ]
 _PAYLOAD: TypeAdapter[Payload] = TypeAdapter(Payload)
@@ -282,6 +429,7 @@ _KIND_FOR_TOPIC: dict[str, str] = {
     "status": "status",
     "health": "health",
     "layout": "layout",
+    "snapshot": "snapshot",
     "state": "state",
     "events": "event",
     "positions": "positions",
@@ -298,7 +446,8 @@ def parse_payload(topic: str, payload: bytes) -> Payload:
     """Validate one MQTT message against the contract.
 
     Checks the topic, the payload's size and JSON, its schema, and that the topic's site, node or
-    camera and kind agree with the payload's own fields.
+    camera and kind agree with the payload's own fields. Snapshots may be larger
+    (`MAX_SNAPSHOT_PAYLOAD_BYTES`); the server-to-node topics (config, snapshot_request) are refused.
 
     Raises:
         PayloadError: for anything that is not a valid message; never any other exception.
@@ -308,8 +457,13 @@ def parse_payload(topic: str, payload: bytes) -> Payload:
         raise PayloadError(f"not a hallwatch topic: {topic[:200]!r}")
     if parsed.kind == "config":
         raise PayloadError("config pushes go from the server to nodes; parse them with NodeConfigPush")
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+    if parsed.kind == "snapshot_request":
+        raise PayloadError(
+            "snapshot requests go from the server to nodes; parse them with parse_snapshot_request"
+        )
+    limit = MAX_SNAPSHOT_PAYLOAD_BYTES if parsed.kind == "snapshot" else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {limit}")
     try:
         message = _PAYLOAD.validate_json(payload)
     except ValueError as exc:  # pydantic.ValidationError and JSON errors are ValueErrors
@@ -323,6 +477,29 @@ def parse_payload(topic: str, payload: bytes) -> Payload:
     if owner != parsed.name:
         raise PayloadError(f"payload {parsed.scope[:-1]} {owner!r} does not match topic {parsed.name!r}")
     return message
+
+
+def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
+    """Validate a message from a node's `snapshot_request` topic (what a node does with it).
+
+    Raises:
+        PayloadError: not a snapshot request topic, too large, invalid, or its site or node differs
+            from the topic's; never any other exception.
+    """
+    parsed = parse_topic(topic)
+    if parsed is None or parsed.kind != "snapshot_request":
+        raise PayloadError(f"not a snapshot request topic: {topic[:200]!r}")
+    if len(payload) > MAX_SNAPSHOT_REQUEST_BYTES:
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_SNAPSHOT_REQUEST_BYTES}")
+    try:
+        request = SnapshotRequest.model_validate_json(payload)
+    except ValueError as exc:
+        raise PayloadError(f"invalid snapshot request on {topic}: {_short(exc)}") from None
+    if (request.site, request.node) != (parsed.site, parsed.name):
+        raise PayloadError(
+            f"request for {request.site}/{request.node} on the topic of {parsed.site}/{parsed.name}"
+        )
+    return request
 
 
 def _short(exc: Exception, limit: int = 300) -> str:

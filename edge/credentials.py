@@ -1,9 +1,9 @@
 """Broker credentials for a site: mosquitto password file and ACL, from the nodes' config files.
 
 Each node logs in as its `mqtt.username` (default: its node id) and may publish only on its own
-topics: `nodes/{node}/status|health|layout` and `cameras/{camera}/#` for its own cameras, and read
-only its own `nodes/{node}/config`. The server user reads everything under `hallwatch/` and writes
-the nodes' config topics.
+topics: `nodes/{node}/status|health|layout|snapshot` and `cameras/{camera}/#` for its own cameras,
+and read only its own `nodes/{node}/config` and `nodes/{node}/snapshot_request`. The server user
+reads everything under `hallwatch/` and writes the nodes' config and snapshot request topics.
 
 Passwords are hashed the way `mosquitto_passwd` (2.x) does by default: PBKDF2-HMAC-SHA512 with a
 12-byte random salt, written as `user:$7$<iterations>$<base64 salt>$<base64 hash>`.
@@ -118,9 +118,10 @@ def acl_text(nodes: list[NodeAccess], server_user: str, *, now: datetime | None 
     for n in sorted(nodes, key=lambda n: (n.site, n.node)):
         base = f"{TOPIC_ROOT}/{n.site}"
         lines.append(f"user {n.user}")
-        for kind in ("status", "health", "layout"):
+        for kind in ("status", "health", "layout", "snapshot"):
             lines.append(f"topic write {base}/nodes/{n.node}/{kind}")
-        lines.append(f"topic read {base}/nodes/{n.node}/config")
+        for kind in ("config", "snapshot_request"):
+            lines.append(f"topic read {base}/nodes/{n.node}/{kind}")
         for cam in n.cameras:
             lines.append(f"topic write {base}/cameras/{cam}/+")
         lines.append("")
@@ -128,6 +129,7 @@ def acl_text(nodes: list[NodeAccess], server_user: str, *, now: datetime | None 
         f"user {server_user}",
         f"topic read {TOPIC_ROOT}/#",
         f"topic write {TOPIC_ROOT}/+/nodes/+/config",
+        f"topic write {TOPIC_ROOT}/+/nodes/+/snapshot_request",
         "",
     ]
     return "\n".join(lines)

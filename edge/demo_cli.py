@@ -28,6 +28,13 @@ VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 VTEST_CONFIG = Path(__file__).resolve().parent / "demo" / "vtest-hall.yaml"
 ROLES = ("guide", "manager", "ops")
 STOP_TIMEOUT_S = 15.0
+DEMO_RULE_TIMINGS = (
+    ("WINDOW", "TRIGGER_S", "2"),
+    ("WINDOW", "CLEAR_S", "5"),
+    ("HALL", "TRIGGER_S", "3"),
+    ("HALL", "CLEAR_S", "10"),
+    ("SPACING", "TRIGGER_S", "2"),
+)
 
 
 @click.command("demo")
@@ -77,9 +84,11 @@ def cli(
         **os.environ,
         "HALLWATCH_EMBEDDED_BROKER__PORT": str(broker_port),
         "HALLWATCH_DATABASE_URL": f"sqlite:///{data_dir / 'hallwatch.sqlite3'}",
-        # Short rule timings so the demo shows alerts within a minute of footage.
-        "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": os.environ.get("HALLWATCH_ALERTS__WINDOW__TRIGGER_S", "3"),
-        "HALLWATCH_ALERTS__WINDOW__CLEAR_S": os.environ.get("HALLWATCH_ALERTS__WINDOW__CLEAR_S", "5"),
+        # Short rule timings, so that a minute of footage shows each kind of alert.
+        **{
+            f"HALLWATCH_ALERTS__{rule}__{key}": os.environ.get(f"HALLWATCH_ALERTS__{rule}__{key}", value)
+            for rule, key, value in DEMO_RULE_TIMINGS
+        },
     }
     hallwatch = [sys.executable, "-m", "edge.cli"]
     processes: dict[str, subprocess.Popen[bytes]] = {}

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 
 from edge.config import NodeConfig
-from edge.contract import LayoutCamera, LayoutZone, NodeLayout
+from edge.contract import LayoutCamera, LayoutLens, LayoutZone, NodeLayout
 from edge.events import Origin
 from vision.calibration import calibration_from_config
 from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
@@ -33,6 +33,7 @@ def layout_zone(zone: WindowZone | QueueZone | HallZone | EntranceLine) -> Layou
         limit=limit,
         window=zone.window if isinstance(zone, QueueZone) else None,
         cameras=list(zone.cameras) if zone.cameras is not None else None,
+        inside=zone.inside if isinstance(zone, EntranceLine) else None,
     )
 
 
@@ -52,6 +53,9 @@ def node_layout(
             reprojection_error_cm=round(calibration_from_config(cam.calibration).reprojection_error_cm, 3),
             image_points=list(cam.calibration.image_points),
             floor_points=list(cam.calibration.floor_points),
+            lens=LayoutLens.model_validate(cam.calibration.lens.model_dump())
+            if cam.calibration.lens is not None
+            else None,
         )
         for cam in config.cameras
     ]

@@ -7,7 +7,8 @@
      per camera)   camera)         payloads)
 
 It publishes `online` (retained) and its layout on every connection, its health every
-`node.health_interval_s`, applies config pushes from `nodes/{node}/config`, and on a clean stop
+`node.health_interval_s`, applies config pushes from `nodes/{node}/config`, answers ops' snapshot
+requests from `nodes/{node}/snapshot_request` (`edge.snapshot`), and on a clean stop
 sends what the outbox still holds (briefly), then `stopped` (retained). If the broker refuses the
 node's login before it was ever connected, `run` returns `EXIT_REFUSED`.
 
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Literal
 from edge.camera import CameraWorker
 from edge.config import NodeConfig
 from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file
-from edge.contract import NodeStatus, camera_topic, node_topic
+from edge.contract import NodeStatus, NodeTopicKind, camera_topic, node_topic
 from edge.events import (
     Origin,
     StateThrottle,
@@ -48,6 +49,7 @@ from edge.health import node_health, software_version
 from edge.layout import node_layout, origin_of
 from edge.outbox import Outbox, OutboxError
 from edge.publisher import MqttPublisher, OutboxPump
+from edge.snapshot import LatestFrame, SnapshotResponder
 from edge.sources import CameraFeed, Frame, SourceOpener, open_source
 from vision.config import CameraConfig
 from vision.state import HallEvent, HallState
@@ -202,9 +204,10 @@ class EdgeNode:
         self.publisher: MqttPublisher
         self.pump: OutboxPump
         self.reporter: NodeReporter
+        self.snapshots: SnapshotResponder
 
     # ------------------------------------------------------------------------------------ topics
-    def _node_topic(self, kind: Literal["status", "health", "layout", "config"]) -> str:
+    def _node_topic(self, kind: NodeTopicKind) -> str:
         return node_topic(self.origin.site, self.origin.node, kind)
 
     def _status(self, status: Literal["online", "offline", "stopped"]) -> bytes:
@@ -234,7 +237,7 @@ class EdgeNode:
                 cfg.mqtt,
                 node=cfg.node.id,
                 will=lambda: (self._node_topic("status"), self._status("offline")),
-                subscriptions=[self._node_topic("config")],
+                subscriptions=[self._node_topic("config"), self._node_topic("snapshot_request")],
                 on_connected=self._connected,
                 on_message=self._message,
                 on_ack=lambda: self.pump.wake(),
@@ -244,6 +247,12 @@ class EdgeNode:
             self.outbox.close()
             raise
         self.pump = OutboxPump(self.outbox, self.publisher)
+        self.snapshots = SnapshotResponder(
+            self.origin,
+            latest_frame=self._latest_frame,
+            cameras=lambda: list(self.workers),
+            next_seq=self.outbox.next_seq,
+        )
         self.reporter = NodeReporter(
             self.origin,
             self.outbox,
@@ -301,6 +310,8 @@ class EdgeNode:
                     break
                 if kind == "config" and isinstance(data, bytes):
                     self.handle_config_push(data)
+                if kind == "snapshot" and isinstance(data, bytes):
+                    self.handle_snapshot_request(data)
         finally:
             self.shutdown()
         return self._exit_code
@@ -336,6 +347,8 @@ class EdgeNode:
     def _message(self, topic: str, payload: bytes) -> None:
         if topic == self._node_topic("config"):
             self._control.put(("config", payload))
+        elif topic == self._node_topic("snapshot_request"):
+            self._control.put(("snapshot", payload))
 
     def _publish_layout(self) -> None:
         layout = node_layout(
@@ -371,6 +384,24 @@ class EdgeNode:
             version=self.version,
         )
         return self.publisher.publish_if_connected(self._node_topic("health"), health.to_json())
+
+    # ------------------------------------------------------------------------ snapshots
+    def _latest_frame(self, camera: str) -> LatestFrame | None:
+        worker = self.workers.get(camera)
+        return worker.latest_frame() if worker is not None else None
+
+    def handle_snapshot_request(self, payload: bytes) -> bool:
+        """Answer one snapshot request (a picture, or an error in words); True when a reply went out.
+
+        Invalid and expired requests get no reply. Never raises.
+        """
+        reply = self.snapshots.answer(self._node_topic("snapshot_request"), payload)
+        if reply is None:
+            return False
+        sent = self.publisher.publish_if_connected(self._node_topic("snapshot"), reply.to_json(), qos=1)
+        if not sent:
+            log.warning("could not send the snapshot for request %s: not connected", reply.request_id)
+        return sent
 
     # ------------------------------------------------------------------------ config pushes
     def handle_config_push(self, payload: bytes) -> bool:

@@ -14,17 +14,21 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server.api import alerts, auth, events, export, nodes, sites, system, users
+from server.api import alerts, auth, events, export, insights, nodes, sites, system, users
+from server.api import calibration as ops_calibration
 from server.api import live as live_stream
+from server.api import snapshots as ops_snapshots
 from server.auth.ratelimit import LoginRateLimiter
 from server.auth.tokens import TokenError, read_token
 from server.deps import CSRF_HEADER, presented_token
 from server.ingest.live_state import LiveState
+from server.ingest.snapshots import SnapshotStore
 from server.live.hub import LiveHub
 from server.metrics import Metrics
 from server.services import IngestHandle, Services
 from server.settings import Settings
 from server.store import Store
+from server.web import pages as web_pages
 
 log = logging.getLogger(__name__)
 _PUBLIC_PATHS = frozenset({"/api/v1/auth/login", "/api/v1/live"})
@@ -46,6 +50,7 @@ def create_app(
     metrics: Metrics | None = None,
     ingest: IngestHandle | None = None,
     clock: Callable[[], datetime] | None = None,
+    snapshots: SnapshotStore | None = None,
 ) -> FastAPI:
     """Build the API around the given parts; the ingest (if any) starts and stops with the app.
 
@@ -63,6 +68,7 @@ def create_app(
         limiter=LoginRateLimiter(settings.http.login_max_failures, settings.http.login_window_s),
         clock=clock or (lambda: datetime.now(UTC)),
         ingest=ingest,
+        snapshots=snapshots if snapshots is not None else SnapshotStore(),
     )
 
     @asynccontextmanager
@@ -126,4 +132,8 @@ def create_app(
 
     for module in (auth, alerts, sites, nodes, events, export, users, live_stream, system):
         app.include_router(module.router)
+    app.include_router(ops_calibration.router)  # ops: calibration, zones, node config views
+    app.include_router(ops_snapshots.router)  # ops: snapshots from edge nodes (memory only)
+    app.include_router(insights.router)
+    app.include_router(web_pages.router)  # HTML pages and static files, after the API
     return app

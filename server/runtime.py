@@ -21,6 +21,7 @@ from server.broker import EmbeddedBroker
 from server.ingest.live_state import LiveState
 from server.ingest.mqtt_client import MqttIngestClient
 from server.ingest.processor import IngestProcessor
+from server.ingest.snapshots import SnapshotStore
 from server.live.hub import LiveHub
 from server.metrics import Metrics
 from server.settings import Settings
@@ -44,8 +45,11 @@ class Ingest:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
-        self.processor = IngestProcessor(settings, store, hub, live, metrics, clock=clock)
+        self.processor = IngestProcessor(
+            settings, store, hub, live, metrics, clock=clock, snapshots=snapshots
+        )
         self.broker = EmbeddedBroker(settings.embedded_broker) if settings.uses_embedded_broker else None
         ca_file = str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None
         self.client = MqttIngestClient(
@@ -127,7 +131,10 @@ def build_server(
             )
     elif not store.users.count_role("ops") and not store.users.all():
         log.warning("no users yet: create one with `hallwatch server create-user NAME --role ops`")
-    ingest = Ingest(settings, store, hub, live, metrics, clock=clock) if with_ingest else None
+    snapshots = SnapshotStore(clock=clock)
+    ingest = (
+        Ingest(settings, store, hub, live, metrics, clock=clock, snapshots=snapshots) if with_ingest else None
+    )
     app = create_app(
         settings,
         store=store,
@@ -136,6 +143,7 @@ def build_server(
         metrics=metrics,
         ingest=ingest,
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
+        snapshots=snapshots,
     )
     return Server(app=app, store=store, ingest=ingest, metrics=metrics, hub=hub, live=live)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
 from server.auth.ratelimit import LoginRateLimiter
 from server.ingest.live_state import LiveState
+from server.ingest.snapshots import SnapshotStore
 from server.live.hub import LiveHub
 from server.metrics import Metrics
 from server.settings import Settings
@@ -43,3 +44,4 @@ class Services:
     limiter: LoginRateLimiter
     clock: Callable[[], datetime]
     ingest: IngestHandle | None = None
+    snapshots: SnapshotStore = field(default_factory=SnapshotStore)  # ops' pictures, memory only

@@ -4,8 +4,9 @@ Subscriptions, per configured site (``+`` for all):
 
 - camera ``state`` and ``positions`` (the high-volume topics) through the shared subscription
   ``$share/{group}/...``, so that replicas split them;
-- camera ``events`` and node ``status``/``health``/``layout`` plainly: every replica sees all of
-  them (events are stored once thanks to their event id, alerts once thanks to ``open_key``), and
+- camera ``events`` and node ``status``/``health``/``layout``/``snapshot`` plainly: every replica
+  sees all of them (events are stored once thanks to their event id, alerts once thanks to
+  ``open_key``; a snapshot is kept in memory by every replica, so ops can fetch it from any), and
   the retained status and layout arrive on subscribe, which a shared subscription would not do.
 
 The session is persistent (``clean_start`` off, a session expiry) under a stable client id, and
@@ -106,6 +107,7 @@ def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str,
             (f"{base}/nodes/+/status", 1),
             (f"{base}/nodes/+/health", 0),
             (f"{base}/nodes/+/layout", 1),
+            (f"{base}/nodes/+/snapshot", 1),
         ]
     return result
 

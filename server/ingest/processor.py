@@ -35,6 +35,7 @@ from edge.contract import (
     CameraState,
     NodeHealth,
     NodeLayout,
+    NodeSnapshot,
     NodeStatus,
     Payload,
     PayloadError,
@@ -45,6 +46,7 @@ from server.alerts.model import AlertAction
 from server.ingest.dedupe import RecentIds
 from server.ingest.live_state import CameraNow, LiveState, ZoneNow
 from server.ingest.occupancy import OccupancyAccumulator
+from server.ingest.snapshots import SnapshotStore
 from server.ingest.writer import Acker, BatchWriter
 from server.live.hub import LiveHub, LiveMessage, message
 from server.logs import RateLimitedLog
@@ -90,7 +92,7 @@ def reject_reason(error: PayloadError) -> str:
     text = str(error)
     if text.startswith("not a hallwatch topic"):
         return "topic"
-    if text.startswith("config pushes"):
+    if text.startswith(("config pushes", "snapshot requests")):  # server-to-node topics
         return "config_topic"
     if "exceeds" in text and text.startswith("payload of"):
         return "too_large"
@@ -111,8 +113,11 @@ class IngestProcessor:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self._settings = settings
+        # Ops' snapshots: kept in memory only, never in a batch for the database.
+        self.snapshots = snapshots if snapshots is not None else SnapshotStore(clock=clock)
         self._ingest = settings.ingest
         self._store = store
         self._hub = hub
@@ -329,6 +334,18 @@ class IngestProcessor:
             }
             node_health |= {"health": health, "at": received.isoformat()}
             rnd.live.append(message("nodes", msg.site, node_health))
+        elif isinstance(msg, NodeSnapshot):
+            stored = self.snapshots.put(msg, received.timestamp())
+            snapshot: dict[str, Any] = {
+                "type": "snapshot",
+                "site": msg.site,
+                "node": msg.node,
+                "camera": msg.camera,
+                "request_id": str(msg.request_id),
+                "error": stored.error,
+                "at": received.isoformat(),
+            }
+            rnd.live.append(message("nodes", msg.site, snapshot))
         elif isinstance(msg, NodeLayout):
             batch.layouts[key] = (msg, received)
             self._live.set_layout(msg.site, layout_zones(msg))

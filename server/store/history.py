@@ -141,6 +141,18 @@ class HistoryStore:
             counts = {t: int(n) for t, n in conn.execute(stmt)}
         return {t: counts.get(t, 0) for t in types}
 
+    def event_times(
+        self, site: str, types: Sequence[str], start: datetime, end: datetime
+    ) -> list[tuple[str, datetime]]:
+        """``(type, ts)`` of every event of these types in ``[start, end)``, oldest first."""
+        stmt = (
+            select(Event.type, Event.ts)
+            .where(Event.site == site, Event.type.in_(list(types)), Event.ts >= start, Event.ts < end)
+            .order_by(Event.ts)
+        )
+        with self._engine.connect() as conn:
+            return [(t, ts) for t, ts in conn.execute(stmt)]
+
     def summary(self, site: str, start: datetime, end: datetime, tz: ZoneInfo) -> list[DaySummary]:
         """Per local day in ``[start, end)``: entries, exits, spacing violations, alerts and how
         fast they were taken, each zone's peak count and its minutes over its (layout) limit."""

@@ -87,20 +87,32 @@ def test_each_node_publishes_only_on_its_own_topics(
     node_b = client(broker.port, "node-b", pw["node-b"], acks)
     srv = client(broker.port, "srv", pw["srv"], acks)
     received_config: list[bytes] = []
-    node_a.on_message = lambda _c, _u, m: received_config.append(m.payload)
+    received_requests: list[bytes] = []
+    received_by_b: list[str] = []
+    node_a.on_message = lambda _c, _u, m: (
+        received_requests if m.topic.endswith("/snapshot_request") else received_config
+    ).append(m.payload)
     node_a.subscribe(f"hallwatch/{site}/nodes/node-a/config", qos=1)
+    node_a.subscribe(f"hallwatch/{site}/nodes/node-a/snapshot_request", qos=1)
+    node_b.on_message = lambda _c, _u, m: received_by_b.append(m.topic)
+    node_b.subscribe(f"hallwatch/{site}/nodes/+/snapshot_request", qos=1)
+    node_b.subscribe(f"hallwatch/{site}/nodes/node-a/snapshot", qos=1)
     base = f"hallwatch/{site}"
     allowed = [
         f"{base}/nodes/node-a/status",
         f"{base}/nodes/node-a/health",
         f"{base}/nodes/node-a/layout",
+        f"{base}/nodes/node-a/snapshot",
         f"{base}/cameras/cam-a1/events",
         f"{base}/cameras/cam-a2/state",
     ]
     denied = [
         f"{base}/nodes/node-b/status",
+        f"{base}/nodes/node-b/snapshot",
         f"{base}/cameras/cam-b1/events",
         f"{base}/nodes/node-a/config",
+        f"{base}/nodes/node-a/snapshot_request",
+        f"{base}/nodes/node-b/snapshot_request",
         f"{base}/cameras/cam-new/events",
         "hallwatch/other-site/nodes/node-a/status",
         "elsewhere/x",
@@ -111,11 +123,14 @@ def test_each_node_publishes_only_on_its_own_topics(
             publish(node_a, topic, "node-a")
         publish(node_b, f"{base}/cameras/cam-b1/events", "node-b")
         publish(srv, f"{base}/nodes/node-a/config", "srv")
+        publish(srv, f"{base}/nodes/node-a/snapshot_request", "srv")
         assert server.wait_for(
             lambda ms: {m.topic for m in ms} >= {*allowed, f"{base}/cameras/cam-b1/events"}, 5.0
         )
         assert wait_until(lambda: received_config == [b"srv"], 5.0), "only the server writes a node's config"
+        assert wait_until(lambda: received_requests == [b"srv"], 5.0), "only the server asks for snapshots"
         time.sleep(0.3)
+        assert received_by_b == [], "a node reads neither another node's requests nor its snapshots"
         from_a = {m.topic for m in server.snapshot() if m.payload == b"node-a"}
         assert from_a == set(allowed), "node A's publishes on other topics never arrive"
         refused = {topic for topic, code in acks if code == 0x87}

@@ -112,3 +112,44 @@ def test_layout_lists_zones_and_cameras_with_their_calibration_error() -> None:
     assert cams["cam-2"].reprojection_error_cm > 0.1
     assert cams["cam-2"].anchor == "head" and len(cams["cam-2"].image_points) == 5
     assert parsed.min_distance_m == 1.5 and parsed.config_id is None
+
+
+def test_layout_carries_the_lens_and_the_entrance_inside_point_so_edits_keep_them() -> None:
+    lens = {
+        "model": "pinhole",
+        "camera_matrix": [[80.0, 0.0, 32.0], [0.0, 80.0, 24.0], [0.0, 0.0, 1.0]],
+        "distortion": [-0.1, 0.01, 0.0, 0.0],
+    }
+    config = parse_config(
+        {
+            "site": "hall-a",
+            "node": {"id": "edge-1"},
+            "cameras": [
+                {"id": "cam-1", "source": "a.mp4", "calibration": {**CALIBRATION, "lens": lens}},
+                {"id": "cam-2", "source": "b.mp4", "calibration": CALIBRATION},
+            ],
+            "zones": [
+                {"id": "door", "kind": "entrance", "line": [[0, 0], [0, 2]], "inside": [1.0, 1.0]},
+                {"id": "back", "kind": "entrance", "line": [[5, 0], [5, 2]]},
+            ],
+        }
+    )
+    parsed = parse_payload(
+        node_topic("hall-a", "edge-1", "layout"), node_layout(config, seq=1, ts=NOW).to_json()
+    )
+    assert isinstance(parsed, NodeLayout)
+    cams = {c.id: c for c in parsed.cameras}
+    assert cams["cam-1"].lens is not None and cams["cam-1"].lens.model_dump(mode="json") == {
+        **lens,
+        "camera_matrix": [[80.0, 0.0, 32.0], [0.0, 80.0, 24.0], [0.0, 0.0, 1.0]],
+    }
+    assert cams["cam-2"].lens is None
+    zones = {z.id: z for z in parsed.zones}
+    assert zones["door"].inside == (1.0, 1.0) and zones["back"].inside is None
+    # A layout from an older node (without these fields) still validates.
+    old = parsed.model_dump(mode="json")
+    for cam in old["cameras"]:
+        del cam["lens"]
+    for zone in old["zones"]:
+        del zone["inside"]
+    assert NodeLayout.model_validate(old).cameras[0].lens is None

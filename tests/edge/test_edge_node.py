@@ -8,9 +8,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
 from edge_support import (
     Capture,
@@ -20,12 +24,24 @@ from edge_support import (
     free_port,
     make_video,
     node_config,
+    unique,
     write_yaml,
 )
+from paho.mqtt.enums import CallbackAPIVersion
 from scripted_processor import factory as scripted_factory
 
 from edge.config import load_config
-from edge.contract import CameraEvent, CameraState, NodeHealth, NodeLayout, NodeStatus, parse_payload
+from edge.contract import (
+    CameraEvent,
+    CameraState,
+    NodeHealth,
+    NodeLayout,
+    NodeSnapshot,
+    NodeStatus,
+    SnapshotRequest,
+    node_topic,
+    parse_payload,
+)
 from edge.node import EdgeNode
 
 
@@ -102,6 +118,7 @@ def test_node_publishes_what_the_contract_says_and_never_an_image(
     parsed = [(m, parse_payload(m.topic, m.payload)) for m in messages]
     for m in messages:
         assert_no_image_data(m.topic, m.payload)
+    assert not [m for m in messages if "/snapshot" in m.topic], "no snapshot without an ops request"
 
     statuses = [p for _, p in parsed if isinstance(p, NodeStatus)]
     assert [s.status for s in statuses] == ["online", "stopped"]
@@ -129,6 +146,86 @@ def test_node_publishes_what_the_contract_says_and_never_an_image(
     assert {c.camera for c in last.cameras} == {"cam-0", "cam-1"}
     assert all(c.connected and 6.0 < c.fps < 14.0 and c.latency_ms > 0 for c in last.cameras), last.cameras
     assert last.published >= 10 and last.outbox_dropped == 0 and last.uptime_s > 0
+
+
+def snapshot_request(site: str, node: str, camera: str, *, ttl_s: float = 30.0, **kw: Any) -> SnapshotRequest:
+    now = datetime.now(UTC)
+    return SnapshotRequest(
+        site=site,
+        node=node,
+        camera=camera,
+        requested_by="ops",
+        ts=now - timedelta(seconds=1),
+        expires_at=now + timedelta(seconds=ttl_s),
+        **kw,
+    )
+
+
+def send_as_server(port: int, topic: str, payload: bytes) -> None:
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("server"), protocol=mqtt.MQTTv5)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(topic, payload, qos=1).wait_for_publish(5)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def test_an_image_leaves_the_node_only_as_the_reply_to_a_valid_ops_request(
+    tmp_path: Path,
+    site: str,
+    node_id: str,
+    shared_broker_port: int,
+    capture: Callable[..., Capture],
+    retained_cleanup: list[Capture],
+) -> None:
+    video = make_video(tmp_path / "v.avi", frames=30, fps=30.0, size=(320, 240))
+    cfg = node_config(
+        tmp_path,
+        site=site,
+        node=node_id,
+        port=shared_broker_port,
+        cameras=[camera_entry("cam-0", str(video), fps=10.0, loop=True)],
+    )
+    cap = capture(shared_broker_port, f"hallwatch/{site}/#")
+    retained_cleanup.append(cap)
+    request_topic = node_topic(site, node_id, "snapshot_request")
+    expired = snapshot_request(site, node_id, "cam-0", ttl_s=-0.5)
+    foreign = snapshot_request(site, "some-other-node", "cam-0")
+    unknown_camera = snapshot_request(site, node_id, "cam-9")
+    valid = snapshot_request(site, node_id, "cam-0", blur=True)
+    with running_node(tmp_path, cfg):
+        assert cap.wait_for(lambda ms: any(m.topic.endswith("/state") for m in ms), 10.0)
+        send_as_server(shared_broker_port, request_topic, expired.to_json())
+        send_as_server(shared_broker_port, request_topic, foreign.to_json())  # on our topic: refused
+        send_as_server(shared_broker_port, request_topic, b"not a request")
+        send_as_server(shared_broker_port, request_topic, unknown_camera.to_json())
+        send_as_server(shared_broker_port, request_topic, valid.to_json())
+        assert cap.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/snapshot")]) >= 2, 10.0)
+        time.sleep(1.0)  # anything else the node would (wrongly) send arrives meanwhile
+    messages = [m for m in cap.snapshot() if m.payload]
+    replies = [m for m in messages if m.topic.endswith("/snapshot")]
+    assert all(m.topic == node_topic(site, node_id, "snapshot") and not m.retain for m in replies)
+    assert all(m.qos == 1 for m in replies)
+    parsed = [parse_payload(m.topic, m.payload) for m in replies]
+    assert all(isinstance(p, NodeSnapshot) for p in parsed)
+    by_request = {p.request_id: p for p in parsed if isinstance(p, NodeSnapshot)}
+    assert set(by_request) == {unknown_camera.event_id, valid.event_id}, "invalid or expired: no reply"
+    assert len(replies) == 2, "one reply per request"
+    error = by_request[unknown_camera.event_id]
+    assert error.jpeg_base64 is None and error.error is not None and "no camera 'cam-9'" in error.error
+    assert_no_image_data(replies[0].topic, error.to_json())
+    picture = by_request[valid.event_id]
+    image = cv2.imdecode(np.frombuffer(picture.jpeg(), np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (240, 320, 3) and (picture.width, picture.height) == (320, 240)
+    assert (picture.frame_width, picture.frame_height) == (320, 240)
+    assert (picture.blurred, picture.blur_method) == (True, "frame"), "scripted processor: no boxes"
+    # Every other message the node sent is still free of image data.
+    others = [m for m in messages if m.topic != node_topic(site, node_id, "snapshot")]
+    assert len(others) > 10
+    for m in others:
+        assert_no_image_data(m.topic, m.payload)
 
 
 def test_one_dead_camera_never_stalls_the_others(

@@ -26,6 +26,14 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/nodes/{site}/{node}"): {"manager", "ops"},
     ("POST", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
     ("DELETE", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
+    ("GET", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
+    ("GET", "/api/v1/nodes/{site}/{node}/config.yaml"): {"ops"},
+    ("POST", "/api/v1/nodes/{site}/{node}/zones"): {"ops"},
+    ("POST", "/api/v1/nodes/{site}/{node}/cameras/{camera}/calibration"): {"ops"},
+    ("POST", "/api/v1/nodes/{site}/{node}/cameras/{camera}/calibration/preview"): {"ops"},
+    ("POST", "/api/v1/nodes/{site}/{node}/snapshot"): {"ops"},
+    ("GET", "/api/v1/nodes/{site}/{node}/snapshot/{request_id}"): {"ops"},
+    ("GET", "/api/v1/nodes/{site}/{node}/cameras/{camera}/snapshot.jpg"): {"ops"},
     ("GET", "/api/v1/cameras"): {"manager", "ops"},
     ("GET", "/api/v1/zones"): {"guide", "manager", "ops"},
     ("GET", "/api/v1/events"): {"manager", "ops"},
@@ -46,6 +54,8 @@ def concrete(path: str, site: str) -> str:
     return (
         path.replace("{site}", site)
         .replace("{node}", "edge-1")
+        .replace("{camera}", "cam-1")
+        .replace("{request_id}", "00000000-0000-0000-0000-000000000001")
         .replace("{alert_id}", "999999")
         .replace("{user_id}", "999999")
         .replace("export/occupancy.csv", f"export/occupancy.csv?site={site}")

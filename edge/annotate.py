@@ -33,19 +33,17 @@ class Annotator:
     """Draw zones (projected from the floor through the calibration) and a frame's people."""
 
     def __init__(self, hall: HallConfig, camera_id: str, calibration: FloorCalibration) -> None:
-        self._outlines: list[tuple[str, str, NDArray[np.int32], int | None]] = []
+        # (zone id, kind, closed, image outline, limit), projected once: the floor does not move.
+        self._outlines: list[tuple[str, str, bool, NDArray[np.int32], int | None]] = []
         for zone in hall.zones_for(camera_id):
             if isinstance(zone, EntranceLine):
                 points, closed, limit = np.array(zone.line, float), False, None
             else:
                 points, closed = np.array(zone.polygon, float), True
                 limit = zone.capacity if isinstance(zone, HallZone) else zone.max_people
-            floor = _densify(points, closed)
-            image = calibration.image_from_floor(floor)
-            finite = np.isfinite(image).all(axis=1)
-            outline = np.round(image[finite]).astype(np.int32)
-            self._outlines.append((zone.id, zone.kind, outline, limit))
-        self._closed = {z.id: not isinstance(z, EntranceLine) for z in hall.zones_for(camera_id)}
+            image = calibration.image_from_floor(_densify(points, closed))
+            outline = np.round(image[np.isfinite(image).all(axis=1)]).astype(np.int32)
+            self._outlines.append((zone.id, zone.kind, closed, outline, limit))
 
     def draw(
         self, image: NDArray[np.uint8], state: HallState, tracked: Detections | None = None
@@ -55,12 +53,12 @@ class Annotator:
         `tracked`, the frame's tracked detections, adds each person's box.
         """
         canvas = image.copy()
-        for zone_id, kind, outline, limit in self._outlines:
+        for zone_id, kind, closed, outline, limit in self._outlines:
             count = state.zone_counts.get(zone_id)
             over = count is not None and limit is not None and count > limit
             colour = _COLOURS["over" if over else kind]
             if len(outline) >= 2:
-                cv2.polylines(canvas, [outline], self._closed[zone_id], colour, 2, cv2.LINE_AA)
+                cv2.polylines(canvas, [outline], closed, colour, 2, cv2.LINE_AA)
                 label = zone_id if count is None else f"{zone_id}: {count}" + (f"/{limit}" if limit else "")
                 _label(canvas, label, tuple(int(v) for v in outline[0]), colour)
         people = state.people
@@ -87,7 +85,15 @@ class AnnotatedVideo:
     """An mp4 written frame by frame."""
 
     def __init__(self, path: Path, fps: float, size: tuple[int, int]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Open the file for writing.
+
+        Raises:
+            OSError: the folder cannot be made or the file cannot be written; the text names it.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OSError(f"{path}: cannot create the folder {path.parent} ({exc.strerror or exc})") from None
         self.path = path
         self._writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
         if not self._writer.isOpened():

@@ -21,6 +21,8 @@ class _Strict(BaseModel):
 
 
 class TlsConfig(_Strict):
+    """TLS to the broker: the CA that signed its certificate, and optionally this node's own."""
+
     ca_file: Path | None = Field(default=None, description="CA bundle that signed the broker's certificate")
     cert_file: Path | None = Field(default=None, description="client certificate (mutual TLS)")
     key_file: Path | None = Field(default=None, description="client certificate's private key")
@@ -34,8 +36,10 @@ class TlsConfig(_Strict):
 
 
 class MqttConfig(_Strict):
+    """The broker this node publishes to, and how it logs in."""
+
     host: str = Field(default="127.0.0.1", min_length=1, description="broker host name or address")
-    port: int = Field(default=1883, ge=1, le=65535)
+    port: int = Field(default=1883, ge=1, le=65535, description="broker port (8883 is usual for TLS)")
     protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version")
     username: str | None = Field(default=None, description="broker user; usually the node id")
     password: SecretStr | None = Field(
@@ -45,7 +49,12 @@ class MqttConfig(_Strict):
         default=None, description="name of the environment variable that holds the password"
     )
     tls: TlsConfig | None = Field(default=None, description="TLS settings; absent means plain TCP")
-    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    keepalive_s: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        description="MQTT keep-alive: the broker fires the last will after 1.5x this",
+    )
     reconnect_min_s: float = Field(
         default=1.0, ge=0.1, le=60.0, description="first wait before reconnecting to the broker"
     )
@@ -72,13 +81,19 @@ class MqttConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
+    """The SQLite file where events wait for the broker's acknowledgement."""
+
     path: Path = Field(default=Path("var/outbox.sqlite"), description="SQLite file that holds unsent events")
     max_events: int = Field(default=100_000, ge=10, le=10_000_000, description="oldest dropped beyond this")
 
 
 class NodeSettings(_Strict):
+    """The edge node itself: its name and how often it reports."""
+
     id: Identifier = Field(description="the node's name; also its MQTT client id and user name")
-    health_interval_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    health_interval_s: float = Field(
+        default=10.0, ge=1.0, le=3600.0, description="seconds between two health messages"
+    )
     state_interval_s: float = Field(
         default=1.0, ge=0.1, le=60.0, description="camera state at least this often"
     )

@@ -62,9 +62,10 @@ class Outbox:
         self._seq_block = seq_block
         self._lock = threading.Lock()
         self._dropped = 0
+        db: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
+            db = self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -73,11 +74,13 @@ class Outbox:
             self._depth = int(self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0])
             self._dropped_before = self._meta("dropped_total")
         except sqlite3.DatabaseError as exc:
+            _close(db)
             raise OutboxError(
                 f"outbox {path}: cannot open it as a SQLite database ({exc}); move the file aside "
                 "or fix outbox.path"
             ) from None
         except OSError as exc:
+            _close(db)
             raise OutboxError(f"outbox {path}: cannot create it ({exc.strerror or exc})") from None
         # Everything up to `reserved` may have been used before a crash: start above it.
         self._next_seq = max(reserved, int(max_row) + 1)
@@ -93,8 +96,9 @@ class Outbox:
 
     def _take_seq(self) -> int:
         if self._next_seq >= self._reserved:
-            self._reserved = self._next_seq + self._seq_block
-            self._write_meta("seq_reserved", self._reserved)
+            reserved = self._next_seq + self._seq_block
+            self._write_meta("seq_reserved", reserved)  # on disk first: a crash never reuses a seq
+            self._reserved = reserved
         seq = self._next_seq
         self._next_seq += 1
         return seq
@@ -129,12 +133,13 @@ class Outbox:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             self._db.executemany("DELETE FROM events WHERE seq = ?", rows)
-            self._dropped += len(rows)
-            self._write_meta("dropped_total", self._dropped_before + self._dropped)
+            self._write_meta("dropped_total", self._dropped_before + self._dropped + len(rows))
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+        # Counted only once the rows are gone: a failed drop leaves both the events and the count.
+        self._dropped += len(rows)
         self._depth -= len(rows)
         log.warning(
             "outbox full (%d events): dropped the oldest (seq %s); %d dropped since start",
@@ -168,7 +173,8 @@ class Outbox:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 log.error(
-                    "outbox %s: cannot delete acknowledged events (%s); they will be sent again",
+                    "outbox %s: cannot delete acknowledged events (%s); they stay in the outbox "
+                    "and are sent again after the node restarts",
                     self.path,
                     exc,
                 )
@@ -210,3 +216,8 @@ class Outbox:
             )
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot write ({exc})") from None
+
+
+def _close(db: sqlite3.Connection | None) -> None:
+    if db is not None:
+        db.close()

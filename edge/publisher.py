@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 # CONNACK reason codes that mean "this login will not work until someone changes something".
 REFUSAL_CODES = frozenset({0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C})
 BAD_LOGIN_CODES = frozenset({0x86, 0x87})  # bad user name or password; not authorized
+# After a reconnection, how long the pump waits for the PUBACKs of what paho resends before it
+# gives up on them and sends the outbox again from its oldest event.
+RESEND_WAIT_S = 30.0
 
 
 def broker_address(cfg: MqttConfig) -> str:
@@ -347,7 +350,7 @@ class MqttPublisher:
                 log.error("%s", message)
                 self._refusal_logged = message
             if reason.value in REFUSAL_CODES and not self.ever_connected:
-                self._on_refused(message)
+                _call_safely("the refused-login handler", self._on_refused, message)
             return
         self._refusal_logged = None
         self._fail_logged = False
@@ -363,7 +366,7 @@ class MqttPublisher:
             client.subscribe(topic, qos=1)
         # Before `connected` turns true, so that the outbox pump learns of the new connection
         # before it may send anything on it.
-        self._on_connected()
+        _call_safely("the on-connect handler", self._on_connected)
         self._connected.set()
 
     def _handle_disconnect(
@@ -385,7 +388,8 @@ class MqttPublisher:
                 broker_address(self.cfg),
                 why,
             )
-        self._set_will()  # a fresh seq and time for the next connection's last will
+        # A fresh seq and time for the next connection's last will (the old one stays if this fails).
+        _call_safely("the last will", self._set_will)
 
     def _handle_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
         if self._stopping:
@@ -409,10 +413,27 @@ class MqttPublisher:
     ) -> None:
         # Called with paho's message lock held: only queue it, never block here.
         self.acks.put((mid, reason))
-        self._on_ack()
+        _call_safely("the acknowledgement handler", self._on_ack)
 
     def _handle_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._on_message_cb(message.topic, bytes(message.payload))
+        _call_safely(
+            f"the handler of a message on {message.topic}",
+            self._on_message_cb,
+            message.topic,
+            bytes(message.payload),
+        )
+
+
+def _call_safely(what: str, callback: Callable[..., None], *args: Any) -> None:
+    """Run one of our callbacks on paho's network thread, logging what it raises.
+
+    paho re-raises a callback's exception out of its loop, which ends the network thread: the node
+    would silently stop publishing and reconnecting. A failing handler loses its own work only.
+    """
+    try:
+        callback(*args)
+    except Exception:
+        log.exception("%s failed; the MQTT connection carries on", what)
 
 
 class OutboxPump:
@@ -426,11 +447,14 @@ class OutboxPump:
         self.refused = 0  # PUBACK with an error reason (the ACL), since start
         self._inflight: dict[int, int] = {}  # paho mid -> seq
         self._sent_upto = -1
-        self._after_connect = False
-        self._after_connect_since = 0.0
+        # (Re)connections so far and when the last one came, set on paho's thread under the lock;
+        # the pump thread handles each new connection once.
+        self._lock = threading.Lock()
+        self._connections = 0
+        self._connected_at = 0.0
+        self._handled_connections = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
 
     def start(self) -> None:
@@ -446,8 +470,9 @@ class OutboxPump:
 
     def connected(self) -> None:
         """Call on every (re)connection: events in flight before it go first (paho resends them)."""
-        self._after_connect = True
-        self._after_connect_since = time.monotonic()
+        with self._lock:
+            self._connections += 1
+            self._connected_at = time.monotonic()
         self._wake.set()
 
     def wait_drained(self, timeout_s: float) -> bool:
@@ -500,9 +525,11 @@ class OutboxPump:
             self.outbox.delete(done)
 
     def _send(self) -> None:
-        if self._after_connect:
+        with self._lock:
+            connections, connected_at = self._connections, self._connected_at
+        if connections != self._handled_connections:
             if self._inflight:
-                if time.monotonic() - self._after_connect_since < 30.0:
+                if time.monotonic() - connected_at < RESEND_WAIT_S:
                     return  # wait for paho to resend what was in flight before the outage
                 log.warning(
                     "%d events sent before the outage were never acknowledged; sending the outbox again",
@@ -510,7 +537,7 @@ class OutboxPump:
                 )
                 self._inflight.clear()
                 self._sent_upto = -1
-            self._after_connect = False
+            self._handled_connections = connections
         room = self.window - len(self._inflight)
         if room <= 0:
             return

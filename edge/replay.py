@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from vision.config import HallConfig, HallZone, QueueZone, WindowZone
+from vision.config import HallConfig
 from vision.processor import FrameProcessor
-from vision.state import HallState
+from vision.smoothing import zone_limits
+from vision.state import HallEvent, HallState
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,18 @@ def read_frames(
     """Decode frames in a background thread, in order, with each frame's index and time.
 
     A frame that fails to decode is skipped and counted in `stats.bad_frames`; after
-    `MAX_CONSECUTIVE_BAD_FRAMES` in a row the video is treated as ended (truncated files).
+    `MAX_CONSECUTIVE_BAD_FRAMES` in a row the video is treated as ended (truncated files), and
+    `stats.ended_early_at` says where.
+
+    Raises:
+        VideoError: the decoder failed outright (OpenCV raised); the frames before it were yielded.
     """
     stats = stats if stats is not None else ReadStats()
     frames: queue.Queue[VideoFrame | None] = queue.Queue(maxsize=8)
     stop = threading.Event()
+    failure: list[BaseException] = []
+    last_index = -1
+    wanted = info.frame_count if max_frames is None else min(info.frame_count, max_frames)
 
     def decode() -> None:
         cap = cv2.VideoCapture(str(info.path))
@@ -108,8 +116,10 @@ def read_frames(
                 bad_run = 0
                 frames.put(VideoFrame(index, index / info.fps, cast(NDArray[np.uint8], image)))
                 index += 1
-            if info.frame_count and index < info.frame_count and max_frames is None:
+            if not stop.is_set() and index < wanted:
                 stats.ended_early_at = index
+        except Exception as exc:  # handed to the consumer: a replay must not end quietly short
+            failure.append(exc)
         finally:
             cap.release()
             frames.put(None)
@@ -118,7 +128,10 @@ def read_frames(
     reader.start()
     try:
         while (item := frames.get()) is not None:
+            last_index = item.index
             yield item
+        if failure:
+            raise VideoError(f"{info.path}: decoding failed after frame {last_index} ({failure[0]})")
     finally:
         stop.set()
         while reader.is_alive():  # unblock a reader waiting on a full queue
@@ -153,19 +166,15 @@ class ReplaySummary:
 
     @classmethod
     def for_hall(cls, hall: HallConfig, camera: str) -> ReplaySummary:
-        limits = {}
-        for zone in hall.zones_for(camera):
-            if isinstance(zone, WindowZone | QueueZone) and zone.max_people is not None:
-                limits[zone.id] = zone.max_people
-            elif isinstance(zone, HallZone):
-                limits[zone.id] = zone.capacity
+        """An empty summary that knows the limits of the camera's zones (the pipeline's own)."""
+        limits = {limit.zone: limit.limit for limit in zone_limits(hall.zones_for(camera))}
         return cls(camera=camera, limits=limits)
 
     def add(self, state: HallState) -> None:
+        """Count one frame's state in; `video_seconds` is set by `replay`, which knows the frame rate."""
         dt = 0.0 if self._last_t_s is None else max(state.t_s - self._last_t_s, 0.0)
         self._last_t_s = state.t_s
         self.frames += 1
-        self.video_seconds = state.t_s
         self.people_seen.update(int(i) for i in state.people.ids if i >= 0)
         for zone, count in state.zone_counts.items():
             self.peak[zone] = max(self.peak.get(zone, 0), count)
@@ -215,7 +224,7 @@ def frame_record(state: HallState) -> dict[str, Any]:
     }
 
 
-def _event_dict(event: Any) -> dict[str, Any]:
+def _event_dict(event: HallEvent) -> dict[str, Any]:
     return {
         "type": event.type,
         "t_s": round(event.t_s, 3),
@@ -242,7 +251,11 @@ def replay(
     max_frames: int | None = None,
     on_frame: Callable[[VideoFrame, HallState], None] | None = None,
 ) -> ReplaySummary:
-    """Run every frame of a video through `processor`, writing one JSON line per frame to `out`."""
+    """Run every frame of a video through `processor`, writing one JSON line per frame to `out`.
+
+    Raises:
+        VideoError: the decoder failed part-way (the frames before it are written).
+    """
     stats = ReadStats()
     started = time.perf_counter()
     for item in read_frames(info, max_frames, stats):
@@ -250,6 +263,8 @@ def replay(
         out.write(json.dumps(frame_record(state), separators=(",", ":")))
         out.write("\n")
         summary.add(state)
+        # Up to the end of this frame: N frames at 5 frames/s are N / 5 seconds of video.
+        summary.video_seconds = (item.index + 1) / info.fps
         if on_frame is not None:
             on_frame(item, state)
     summary.wall_seconds = time.perf_counter() - started

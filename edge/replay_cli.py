@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 import click
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from edge.annotate import AnnotatedVideo, Annotator
@@ -76,8 +77,7 @@ def cli(
     except KeyError as exc:
         raise click.BadParameter(str(exc.args[0]), param_hint="--camera") from None
 
-    overrides = {k: v for k, v in {"imgsz": imgsz, "backend": backend}.items() if v is not None}
-    detector_config = cam.detector.model_copy(update=overrides)
+    detector_config = _detector_config(cam.detector, imgsz=imgsz, backend=backend)
     size = imgsz or cam.effective_imgsz
     processor, annotator = _build(config, camera_id, detector_config, size)
 
@@ -85,12 +85,20 @@ def cli(
         out: TextIO = sys.stdout if str(out_path) == "-" else stack.enter_context(_open_out(out_path))
         writer: AnnotatedVideo | None = None
         if annotated is not None:
-            writer = AnnotatedVideo(annotated, info.fps, (info.width, info.height))
+            try:
+                writer = AnnotatedVideo(annotated, info.fps, (info.width, info.height))
+            except OSError as exc:
+                raise click.BadParameter(str(exc), param_hint="--annotated") from None
             stack.callback(writer.close)
-        total = min(info.frame_count, max_frames) if max_frames else info.frame_count or None
+        known = [n for n in (info.frame_count, max_frames) if n]
         bar = stack.enter_context(
             tqdm(
-                total=total, unit="frame", desc=video.name, disable=no_progress, file=sys.stderr, leave=False
+                total=min(known) if known else None,
+                unit="frame",
+                desc=video.name,
+                disable=no_progress,
+                file=sys.stderr,
+                leave=False,
             )
         )
 
@@ -99,18 +107,35 @@ def cli(
             if writer is not None:
                 writer.write(annotator.draw(item.image, state, processor.last_tracked))
 
-        summary = replay(
-            info,
-            processor,
-            out,
-            ReplaySummary.for_hall(config, camera_id),
-            max_frames=max_frames,
-            on_frame=on_frame,
-        )
+        try:
+            summary = replay(
+                info,
+                processor,
+                out,
+                ReplaySummary.for_hall(config, camera_id),
+                max_frames=max_frames,
+                on_frame=on_frame,
+            )
+        except VideoError as exc:
+            raise click.ClickException(str(exc)) from None
 
     _print_summary(summary, size, processor.detector.backend)
     if summary_json is not None:
-        summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+        try:
+            summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+        except OSError as exc:
+            raise click.ClickException(f"{summary_json}: cannot write there ({exc.strerror})") from None
+
+
+def _detector_config(base: DetectorConfig, *, imgsz: int | None, backend: str | None) -> DetectorConfig:
+    """The camera's detector settings with the command line's overrides, validated like the file."""
+    overrides = {k: v for k, v in {"imgsz": imgsz, "backend": backend}.items() if v is not None}
+    try:
+        return DetectorConfig.model_validate({**base.model_dump(), **overrides})
+    except ValidationError as exc:
+        (error, *_) = exc.errors()
+        option = f"--{error['loc'][0]}" if error["loc"] else None
+        raise click.BadParameter(error["msg"], param_hint=option) from None
 
 
 def _build(
@@ -123,7 +148,7 @@ def _build(
         raise click.ClickException(f"cameras[{camera_id}].calibration: {exc}") from None
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None
-    processor = CameraProcessor.from_config(config, camera_id, detector)
+    processor = CameraProcessor.from_config(config, camera_id, detector, calibration)
     return processor, Annotator(config, camera_id, calibration)
 
 

@@ -11,7 +11,6 @@ violation pairs end to end through the real detector, and `make demo` has footag
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -71,11 +70,14 @@ class Scene:
         return [(p.id, *pos) for p in self.people if (pos := p.position(t_s)) is not None]
 
 
+@cache
 def camera_homography() -> NDArray[np.float64]:
-    """Floor metres → image pixels for the synthetic camera."""
-    src = np.array(FLOOR_CORNERS_M, np.float64)
-    dst = np.array(IMAGE_CORNERS_PX, np.float64)
-    return np.asarray(cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32)), np.float64)
+    """Floor metres → image pixels for the synthetic camera (read-only: it is computed once)."""
+    src = np.array(FLOOR_CORNERS_M, np.float32)
+    dst = np.array(IMAGE_CORNERS_PX, np.float32)
+    homography = np.asarray(cv2.getPerspectiveTransform(src, dst), np.float64)
+    homography.flags.writeable = False
+    return homography
 
 
 def image_from_floor(points_m: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -222,17 +224,18 @@ def write_video(scene: Scene, path: Path) -> Path:
     """Render a scene to an mp4 (or avi) file, and its truth to `<path>.truth.jsonl`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), scene.fps, IMAGE_SIZE)
-    if not writer.isOpened():
-        raise OSError(f"{path}: cannot write a video there")
-    truth_path = path.with_suffix(path.suffix + ".truth.jsonl")
-    with truth_path.open("w") as out:
-        for index, image, truth in frames(scene):
-            writer.write(image)
-            out.write(
-                json.dumps({"frame": index, "people": [[i, round(x, 3), round(y, 3)] for i, x, y in truth]})
-            )
-            out.write("\n")
-    writer.release()
+    try:
+        if not writer.isOpened():
+            raise OSError(f"{path}: cannot write a video there")
+        truth_path = path.with_suffix(path.suffix + ".truth.jsonl")
+        with truth_path.open("w") as out:
+            for index, image, truth in frames(scene):
+                writer.write(image)
+                people = [[i, round(x, 3), round(y, 3)] for i, x, y in truth]
+                out.write(json.dumps({"frame": index, "people": people}))
+                out.write("\n")
+    finally:
+        writer.release()
     return truth_path
 
 
@@ -283,7 +286,3 @@ def demo_day(fps: float = 5.0, minutes: float = 3.0, seed: int = 1) -> Scene:
         pid += 1
         t += float(rng.uniform(3.0, 9.0))
     return Scene("demo-day", fps, minutes * 60, tuple(people))
-
-
-def distance(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.hypot(a[0] - b[0], a[1] - b[1])

@@ -144,7 +144,7 @@ def _now() -> tuple[float, datetime]:
 
 
 class VideoFileSource:
-    """A video file played in real time, sampled at `fps` (frames in between are skipped undecoded).
+    """A video file played in real time, sampled at `fps` (frames in between are only grabbed).
 
     `t_s` is the position in the video; with `loop` the file starts again at its end and `t_s` and
     the frame index keep increasing. `realtime=False` reads as fast as the consumer takes frames.
@@ -199,7 +199,7 @@ class VideoFileSource:
             t_s = self._offset_s + self._pass_index / self.native_fps
             self._pass_index += 1
             if t_s + 1e-6 < self._next_sample_s:
-                continue  # between samples: skipped without decoding
+                continue  # between samples: grabbed, never converted to an image
             ok, image = self._cap.retrieve()
             if not ok or image is None:
                 log.debug("%s: frame %d could not be decoded; skipped", self.description, index)
@@ -229,7 +229,8 @@ class VideoFileSource:
 class LiveSource:
     """An rtsp/http stream or a local device, read continuously and sampled at `fps`.
 
-    Every frame is grabbed so the stream's buffer never goes stale; only sampled ones are decoded.
+    Every frame is grabbed so the stream's buffer never goes stale; only sampled ones are retrieved
+    (converted to a BGR image).
     `t_s` is the capture time on the monotonic clock, relative to `epoch_mono`.
     """
 
@@ -321,8 +322,9 @@ class CameraFeed:
     `get` returns the newest frame not yet taken; a frame replaced before it was taken counts as
     dropped (processing fell behind). When the source fails or cannot be opened, it is reopened after
     `retry_first_s`, doubling up to `retry_max_s`. A read that blocks for longer than `stuck_after_s`
-    (a stream that hangs without closing) makes `check_stuck` abandon that reader thread and start a
-    fresh one; the stuck one exits on its own when its read returns.
+    (default: 3 × `timeout_s`, at least 10 s; a stream that hangs without closing) makes `check_stuck`
+    abandon that reader thread and start a fresh one; the stuck one exits on its own when its read
+    returns, without touching the feed.
     """
 
     def __init__(
@@ -333,12 +335,13 @@ class CameraFeed:
         timeout_s: float,
         retry_first_s: float = 0.5,
         retry_max_s: float = 30.0,
+        stuck_after_s: float | None = None,
     ) -> None:
         self.camera = camera
         self._opener = opener
         self._timeout_s = timeout_s
         self._backoff = Backoff(retry_first_s, retry_max_s)
-        self._stuck_after_s = max(3.0 * timeout_s, 10.0)
+        self._stuck_after_s = max(3.0 * timeout_s, 10.0) if stuck_after_s is None else stuck_after_s
         self._stop = threading.Event()
         self._epoch = time.monotonic()
         self._cond = threading.Condition()
@@ -390,7 +393,8 @@ class CameraFeed:
 
     def check_stuck(self) -> bool:
         """Abandon a reader blocked in one read for too long; True when it did."""
-        started = self._blocked_since
+        with self._cond:
+            started = self._blocked_since
         if started is None or self._stop.is_set() or time.monotonic() - started < self._stuck_after_s:
             return False
         log.warning(
@@ -419,9 +423,19 @@ class CameraFeed:
     def _current(self, generation: int) -> bool:
         return generation == self._generation and not self._stop.is_set()
 
+    def _mark_blocked(self, generation: int, since: float | None) -> None:
+        """Note when the current reader entered a blocking call (None: it left it).
+
+        An abandoned reader whose read finally returns must not touch the mark: it belongs to the
+        reader that replaced it, which may be stuck too.
+        """
+        with self._cond:
+            if generation == self._generation:
+                self._blocked_since = since
+
     def _run(self, generation: int) -> None:
         while self._current(generation):
-            self._blocked_since = time.monotonic()
+            self._mark_blocked(generation, time.monotonic())
             try:
                 source = self._opener(
                     self.camera, stop=self._stop, epoch_mono=self._epoch, timeout_s=self._timeout_s
@@ -433,7 +447,10 @@ class CameraFeed:
                 self._retry_later(generation, f"cannot open {self.description}: {exc}")
                 continue
             finally:
-                self._blocked_since = None
+                self._mark_blocked(generation, None)
+            if not self._current(generation):  # abandoned (or stopped) while opening
+                _close_quietly(source, self.camera.id)
+                return
             if self._opened_once:
                 with self._cond:
                     self._reconnects += 1
@@ -460,9 +477,9 @@ class CameraFeed:
         shift_i = 0
         try:
             while self._current(generation):
-                self._blocked_since = time.monotonic()
+                self._mark_blocked(generation, time.monotonic())
                 frame = source.read()
-                self._blocked_since = None
+                self._mark_blocked(generation, None)
                 if frame is None:
                     return ("ended" if self._current(generation) else "stopped"), ""
                 if shift_t is None:
@@ -478,11 +495,8 @@ class CameraFeed:
         except Exception as exc:  # a decoder error must not kill the reader thread
             return "failed", f"{self.description}: {exc}"
         finally:
-            self._blocked_since = None
-            try:
-                source.close()
-            except Exception:
-                log.debug("%s: error while closing %s", self.camera.id, self.description, exc_info=True)
+            self._mark_blocked(generation, None)
+            _close_quietly(source, self.camera.id)
 
     def _put(self, generation: int, frame: Frame) -> None:
         with self._cond:
@@ -515,3 +529,10 @@ class CameraFeed:
             delay,
         )
         self._stop.wait(delay)
+
+
+def _close_quietly(source: FrameSource, camera_id: str) -> None:
+    try:
+        source.close()
+    except Exception:
+        log.debug("%s: error while closing %s", camera_id, source.description, exc_info=True)

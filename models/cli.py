@@ -39,8 +39,12 @@ def list_models() -> None:
 @click.argument("name", required=False)
 def verify(name: str | None) -> None:
     """Check that the weights are installed and match the catalog's sha256."""
+    try:
+        specs = [spec_for(name)] if name else list(CATALOG.values())
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
     failed = False
-    for spec in [spec_for(name)] if name else list(CATALOG.values()):
+    for spec in specs:
         try:
             path = verified_weights(spec)
             click.echo(f"ok      {spec.name}  {path}  sha256 {file_sha256(path)[:16]}…")
@@ -53,16 +57,22 @@ def verify(name: str | None) -> None:
 @cli.command()
 @click.argument("name", default="yolo11n-pose")
 @click.option(
-    "--imgsz", type=int, multiple=True, default=(960,), show_default=True, help="Repeat for several."
+    "--imgsz",
+    type=click.IntRange(160, 2048),
+    multiple=True,
+    default=(960,),
+    show_default=True,
+    help="Repeat for several.",
 )
 def export(name: str, imgsz: tuple[int, ...]) -> None:
     """Export a model to OpenVINO for the given sizes (otherwise done on first use)."""
+    for size in imgsz:  # all checked before the first (slow) export
+        if size % 32:
+            raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--imgsz")
     try:
         spec = spec_for(name)
         weights = verified_weights(spec)
         for size in imgsz:
-            if size % 32:
-                raise click.BadParameter(f"{size} is not a multiple of 32", param_hint="--imgsz")
             click.echo(f"{spec.name} imgsz {size}: {export_openvino(spec, weights, size)}")
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None

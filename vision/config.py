@@ -88,7 +88,11 @@ class DetectorConfig(Strict):
     )
     confidence: float = Field(default=0.25, gt=0.0, lt=1.0, description="minimum person score")
     keypoint_confidence: float = Field(
-        default=0.5, gt=0.0, lt=1.0, description="minimum ankle score for the feet anchor"
+        default=0.5,
+        gt=0.0,
+        lt=1.0,
+        description="minimum keypoint score for the feet (ankles) and head anchors; "
+        "below it they fall back to the box",
     )
 
 

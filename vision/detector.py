@@ -18,8 +18,9 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.setdefault("YOLO_VERBOSE", "false")
 
 PERSON_CLASS = 0
-# ByteTrack's second association uses detections between this and the tracking threshold, so the
-# detector reports them too; only tracked people (score >= the configured confidence) are counted.
+# ByteTrack's second association uses detections between this and the configured confidence, so
+# the detector reports them too: they keep existing tracks alive, but only a detection at or above
+# the configured confidence starts a new track (see vision/tracking.py).
 LOW_SCORE_FLOOR = 0.1
 
 

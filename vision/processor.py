@@ -7,7 +7,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from vision.calibration import calibration_from_config
+from vision.calibration import FloorCalibration, calibration_from_config
 from vision.config import HallConfig
 from vision.detections import Detections
 from vision.detector import PersonDetector
@@ -51,14 +51,25 @@ class CameraProcessor:
         self.last_tracked = Detections.empty()
 
     @classmethod
-    def from_config(cls, hall: HallConfig, camera_id: str, detector: PersonDetector) -> CameraProcessor:
+    def from_config(
+        cls,
+        hall: HallConfig,
+        camera_id: str,
+        detector: PersonDetector,
+        calibration: FloorCalibration | None = None,
+    ) -> CameraProcessor:
         """Build the tracker and pipeline for one camera of `hall` around a loaded detector.
+
+        Args:
+            calibration: the camera's calibration when the caller already made it; by default it is
+                made from the camera's `calibration:` section.
 
         Raises:
             vision.calibration.CalibrationError: the camera's calibration points are degenerate.
         """
         camera = hall.camera(camera_id)
-        calibration = calibration_from_config(camera.calibration)
+        if calibration is None:
+            calibration = calibration_from_config(camera.calibration)
         tracker = PersonTracker(hall.tracking, confidence=camera.detector.confidence)
         return cls(camera_id, detector, tracker, HallPipeline(hall, camera_id, calibration))
 

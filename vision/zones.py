@@ -32,12 +32,21 @@ def points_in_polygon(points: ArrayLike, polygon: ArrayLike) -> NDArray[np.bool_
         >>> points_in_polygon([[1, 1], [3, 1], [0, 1], [2, 1]], square).tolist()
         [True, False, True, False]
     """
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    return _inside(np.asarray(points, np.float64).reshape(-1, 2), _polygon_edges(polygon))
+
+
+def _polygon_edges(polygon: ArrayLike) -> NDArray[np.float64]:
+    """A polygon's edges as `(4, m)` rows: start x, start y, end x, end y (closed implicitly)."""
     poly = np.asarray(polygon, np.float64).reshape(-1, 2)
     if len(poly) < 3:
         raise ValueError(f"a polygon needs at least 3 vertices, got {len(poly)}")
-    xi, yi = poly[:, 0], poly[:, 1]  # edge starts (m,)
-    xj, yj = np.roll(xi, -1), np.roll(yi, -1)  # edge ends (m,)
+    ends = np.roll(poly, -1, axis=0)
+    return np.stack([poly[:, 0], poly[:, 1], ends[:, 0], ends[:, 1]])
+
+
+def _inside(pts: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """`points_in_polygon` on points `(n, 2)` and edges from `_polygon_edges`."""
+    xi, yi, xj, yj = edges  # each (m,)
     x, y = pts[:, 0:1], pts[:, 1:2]  # (n, 1)
     straddles = (yi > y) != (yj > y)  # (n, m): the edge spans the point's height, half-open
     # x < xi + (xj - xi) * (y - yi) / (yj - yi), multiplied out by (yj - yi) to avoid dividing.
@@ -105,12 +114,13 @@ class ZoneIndex:
         self.hall: HallZone | None = halls[0] if halls else None
         self.entrances: tuple[EntranceLine, ...] = tuple(z for z in zones if isinstance(z, EntranceLine))
         counted: list[WindowZone | QueueZone | HallZone] = [*self.windows, *self.queues, *halls]
-        self._polygons = {z.id: np.asarray(z.polygon, np.float64) for z in counted}
+        # Edges are prepared once: `locate` runs on every frame.
+        self._edges = {z.id: _polygon_edges(z.polygon) for z in counted}
 
     @property
     def zone_ids(self) -> tuple[str, ...]:
         """The counted zones: windows, then queues, then the hall, each in config order."""
-        return tuple(self._polygons)
+        return tuple(self._edges)
 
     def locate(self, floor_xy: ArrayLike) -> ZoneHits:
         """Count the people `(n, 2)` metres per zone and find each one's window or queue zone.
@@ -120,7 +130,7 @@ class ZoneIndex:
             ZoneHits(counts={}, zone_of=(), window_of=())
         """
         pts = np.asarray(floor_xy, np.float64).reshape(-1, 2)
-        masks = {zone_id: points_in_polygon(pts, polygon) for zone_id, polygon in self._polygons.items()}
+        masks = {zone_id: _inside(pts, edges) for zone_id, edges in self._edges.items()}
         counts = {zone_id: int(np.count_nonzero(mask)) for zone_id, mask in masks.items()}
         window_of = _first_hit(len(pts), [(z.id, masks[z.id]) for z in self.windows])
         queue_of = _first_hit(len(pts), [(z.id, masks[z.id]) for z in self.queues])

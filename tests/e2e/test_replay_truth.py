@@ -65,6 +65,11 @@ def test_zone_counts_and_floor_positions_match_the_truth(
         assert len(found) == len(positions)
         for x, y in positions:
             assert np.min(np.hypot(found[:, 0] - x, found[:, 1] - y)) < 0.35
+    # Each zone over its limit in the truth starts one over-limit episode, and no other zone does.
+    limits = {z["id"]: z.get("max_people", z.get("capacity")) for z in scene.hall_config("x")["zones"]}
+    over_started = {"window_over_limit_started", "queue_over_limit_started", "hall_over_capacity_started"}
+    over = [e["zone"] for r in records for e in r["events"] if e["type"] in over_started]
+    assert over == sorted(zone for zone, count in truth.items() if count > limits[zone])
 
 
 def test_only_the_pair_closer_than_a_metre_is_reported(

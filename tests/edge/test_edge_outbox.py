@@ -66,6 +66,40 @@ def test_full_outbox_drops_the_oldest_and_counts_every_drop(tmp_path: Path) -> N
     assert again.depth == 10
 
 
+def _refuse_writes(key: str, value: int) -> None:
+    raise OutboxError("outbox o.sqlite: cannot write (database or disk is full)")
+
+
+def test_a_drop_that_cannot_be_written_keeps_the_events_and_counts_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    box = Outbox(tmp_path / "o.sqlite", max_events=5)
+    seqs = [box.enqueue("t", payload) for _ in range(5)]
+    monkeypatch.setattr(box, "_write_meta", _refuse_writes)
+    with pytest.raises(OutboxError, match="disk is full"):
+        box.enqueue("t", payload)  # full: it must drop the oldest, and that write fails
+    assert (box.dropped, box.dropped_total, box.depth) == (0, 0, 5)
+    assert [r.seq for r in box.pending(limit=100)] == seqs
+    monkeypatch.undo()
+    box.enqueue("t", payload)
+    assert (box.dropped, box.depth) == (1, 5)
+
+
+def test_a_seq_block_that_cannot_be_reserved_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.sqlite"
+    box = Outbox(path, max_events=100, seq_block=2)
+    handed_out = [box.next_seq(), box.next_seq()]  # the first block, used up
+    monkeypatch.setattr(box, "_write_meta", _refuse_writes)
+    with pytest.raises(OutboxError):
+        box.next_seq()
+    monkeypatch.undo()
+    handed_out += [box.next_seq(), box.next_seq()]
+    box.close()  # as after a crash: only what is on disk counts
+    assert Outbox(path, max_events=100, seq_block=2).next_seq() > max(handed_out)
+
+
 def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "o.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)

@@ -195,3 +195,41 @@ def test_final_message_on_stop_is_retained(broker: Mosquitto, capture: Callable[
     assert pub.stop(("hallwatch/s/nodes/node-1/status", b"stopped"))
     late = capture(broker.port, "hallwatch/s/nodes/+/status")  # subscribes after: gets the retained one
     assert late.wait_for(lambda ms: [(m.payload, m.retain) for m in ms] == [(b"stopped", True)], 5.0)
+
+
+def test_a_handler_that_raises_does_not_end_the_connection(
+    broker: Mosquitto, caplog: pytest.LogCaptureFixture
+) -> None:
+    """paho ends its network thread when a callback raises; ours are guarded and logged."""
+    topic = "hallwatch/s/nodes/node-1/config"
+    received: list[bytes] = []
+
+    def broken_handler(_topic: str, payload: bytes) -> None:
+        received.append(payload)
+        raise RuntimeError("bug in a message handler")
+
+    def broken_on_connected() -> None:
+        raise RuntimeError("bug in the on-connect handler")
+
+    caplog.set_level(logging.ERROR, logger="edge.publisher")
+    pub = MqttPublisher(
+        mqtt_config(broker.port),
+        node="node-1",
+        will=lambda: ("hallwatch/s/nodes/node-1/status", b"offline"),
+        subscriptions=[topic],
+        on_connected=broken_on_connected,
+        on_message=broken_handler,
+    )
+    pub.start()
+    try:
+        assert pub.wait_connected(5.0)
+        pub.publish(topic, b"first", qos=1)
+        assert wait_until(lambda: len(received) == 1, 5.0)
+        pub.publish(topic, b"second", qos=1)  # paho's thread is still there to deliver it
+        assert wait_until(lambda: len(received) == 2, 5.0), received
+        assert received == [b"first", b"second"] and pub.connected
+        assert "the on-connect handler failed; the MQTT connection carries on" in caplog.text
+        assert f"the handler of a message on {topic} failed" in caplog.text
+        assert "bug in a message handler" in caplog.text
+    finally:
+        pub.stop()

@@ -187,3 +187,58 @@ def test_feed_of_a_file_that_ends_says_so(tmp_path: Path) -> None:
         assert "ended" in (feed.status().last_error or "")
     finally:
         feed.stop()
+
+
+class HangingSource:
+    """A source whose every read blocks until the test releases it (a stream that hangs)."""
+
+    def __init__(self, number: int) -> None:
+        self.description = f"hanging source {number}"
+        self.release = threading.Event()
+        self.reading = threading.Event()
+        self.closed = False
+
+    def read(self) -> None:
+        self.reading.set()
+        self.release.wait(10.0)
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_a_reader_that_hangs_is_replaced_and_the_old_one_never_hides_the_new_one() -> None:
+    opened: list[HangingSource] = []
+
+    def opener(camera: CameraConfig, **_: object) -> HangingSource:
+        opened.append(HangingSource(len(opened)))
+        return opened[-1]
+
+    feed = CameraFeed(camera("rtsp://cam/hangs"), opener, timeout_s=0.1, stuck_after_s=0.2)
+    feed.start()
+    try:
+        assert wait_until(lambda: bool(opened) and opened[0].reading.is_set(), 2.0)
+        assert not feed.check_stuck()  # blocked, but not for long yet
+        assert wait_until(feed.check_stuck, 2.0)
+        assert "hung while reading" in (feed.status().last_error or "")
+        assert wait_until(lambda: len(opened) == 2 and opened[1].reading.is_set(), 2.0)
+        # The abandoned reader's read returns now; the fresh one is still stuck and must be seen so.
+        opened[0].release.set()
+        assert wait_until(lambda: opened[0].closed, 2.0)
+        time.sleep(0.3)
+        assert feed.check_stuck()
+        assert wait_until(lambda: len(opened) == 3, 2.0)
+        assert not feed.status().ended  # an abandoned reader's end is not the camera's
+    finally:
+        for source in opened:
+            source.release.set()
+        feed.stop()
+
+
+def test_module_examples() -> None:
+    import doctest
+
+    import edge.sources
+
+    result = doctest.testmod(edge.sources)
+    assert result.attempted > 0 and result.failed == 0

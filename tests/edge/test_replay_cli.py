@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
+from edge import replay as replay_module
 from edge import scene
 
 HALLWATCH = [sys.executable, "-m", "edge.cli"]
@@ -63,7 +64,7 @@ def test_replay_writes_one_record_per_frame_and_a_summary(
             assert set(person) >= {"id", "floor", "conf"} and len(person["floor"]) == 2
     assert len(records[-1]["people"]) == 3
     assert len(records[-1]["violations"]) == 1
-    assert "camera cam-1: 8 frames" in result.stderr
+    assert "camera cam-1: 8 frames (1.6 s of video)" in result.stderr
     assert json.loads(summary.read_text())["people_seen"] == 3
     cap = cv2.VideoCapture(str(annotated))
     assert cap.get(cv2.CAP_PROP_FRAME_COUNT) == 8
@@ -125,7 +126,53 @@ def test_a_degenerate_calibration_names_the_points(tmp_path: Path, small_video: 
     }
     config = tmp_path / "flat.yaml"
     config.write_text(yaml.safe_dump(data))
-    assert_user_error(run(small_video, "-c", config, "-o", tmp_path / "o.jsonl"), "calibration", "line")
+    assert_user_error(
+        run(small_video, "-c", config, "-o", tmp_path / "o.jsonl"),
+        "cameras[cam-1].calibration: all image points (0, 1, 2 and 3) lie on one line",
+    )
+
+
+def test_an_inference_size_the_detector_cannot_use_is_refused(
+    tmp_path: Path, hall_yaml: Path, small_video: Path
+) -> None:
+    result = run(small_video, "-c", hall_yaml, "-o", tmp_path / "o.jsonl", "--imgsz", "1000")
+    assert_user_error(result, "Invalid value for --imgsz: Input should be a multiple of 32")
+
+
+def test_an_annotated_video_that_cannot_be_written_is_named(
+    tmp_path: Path, hall_yaml: Path, small_video: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run(small_video, "-c", hall_yaml, "-o", tmp_path / "o.jsonl", "--annotated", blocker / "a.mp4")
+    assert_user_error(result, "Invalid value for --annotated", "cannot create the folder")
+
+
+def test_a_decoder_that_fails_part_way_is_an_error_not_a_short_replay(
+    monkeypatch: pytest.MonkeyPatch, small_video: Path
+) -> None:
+    class FailingCapture:
+        """Three good frames, then the decoder raises (as OpenCV can on a damaged stream)."""
+
+        def __init__(self, path: str) -> None:
+            self.reads = 0
+
+        def read(self) -> tuple[bool, np.ndarray]:
+            self.reads += 1
+            if self.reads > 3:
+                raise cv2.error("decoder crashed")
+            return True, np.zeros((4, 4, 3), np.uint8)
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(replay_module.cv2, "VideoCapture", FailingCapture)
+    info = replay_module.VideoInfo(small_video, fps=5.0, frame_count=8, width=4, height=4)
+    seen = []
+    with pytest.raises(replay_module.VideoError, match="decoding failed after frame 2 .*decoder crashed"):
+        for frame in replay_module.read_frames(info):
+            seen.append(frame.index)
+    assert seen == [0, 1, 2]
 
 
 def test_a_missing_video_is_named(tmp_path: Path, hall_yaml: Path) -> None:

@@ -4,9 +4,11 @@ import importlib.machinery
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from models import catalog
 from models.catalog import CATALOG, ModelError, ModelSpec, spec_for, verified_weights, weights_path
+from models.cli import cli
 
 
 def test_catalogued_weights_are_installed_and_match_their_checksum() -> None:
@@ -36,3 +38,23 @@ def test_damaged_weights_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(catalog.importlib.util, "find_spec", lambda name: found)
     with pytest.raises(ModelError, match="damaged or not the catalogued release"):
         verified_weights(spec)
+
+
+def test_verify_an_unknown_model_is_a_clear_error_not_a_traceback() -> None:
+    result = CliRunner().invoke(cli, ["verify", "yolo99"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "unknown model 'yolo99'; known models: yolo11n-pose" in result.output
+
+
+def test_verify_checks_the_installed_weights() -> None:
+    result = CliRunner().invoke(cli, ["verify"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ok      yolo11n-pose  ")
+
+
+def test_export_refuses_a_size_that_is_not_a_multiple_of_32_before_exporting() -> None:
+    result = CliRunner().invoke(cli, ["export", "--imgsz", "640", "--imgsz", "1000"])
+    assert result.exit_code == 2
+    assert "1000 is not a multiple of 32" in result.output
+    assert "yolo11n-pose imgsz 640" not in result.output

@@ -11,9 +11,11 @@ MODULES = [
     "vision.anchors",
     "vision.calibration",
     "vision.crossings",
+    "vision.detections",
     "vision.pipeline",
     "vision.smoothing",
     "vision.spacing",
+    "vision.tracking",
     "vision.zones",
 ]
 

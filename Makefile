@@ -3,14 +3,16 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Front-end libraries (uPlot) come from npm, pinned by web/package-lock.json; `npm run vendor` copies
+# the files the pages load into server/web/static/vendor/ (git-ignored, served offline on the LAN).
+VENDOR := server/web/static/vendor/versions.json
 
-.PHONY: test lint typecheck pytest demo web clean
+.PHONY: demo test lint typecheck pytest web clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $@
+demo: $(STAMP) web
+	$(BIN)/hallwatch demo
+
+test: lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -19,22 +21,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy vision edge models server
 
-pytest: $(STAMP)
+pytest: $(STAMP) web
 	$(BIN)/pytest
 
-test: lint typecheck pytest
-
-clean:
-	rm -rf $(VENV) models/cache var test-artifacts
-
-# Front-end libraries (uPlot) come from npm, pinned by web/package-lock.json; `npm run vendor` copies
-# the files the pages load into server/web/static/vendor/ (git-ignored, served offline on the LAN).
-VENDOR := server/web/static/vendor/versions.json
-
 web: $(VENDOR)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
 
 $(VENDOR): web/package.json web/package-lock.json web/scripts/copy-vendor.mjs
 	cd web && npm ci --no-audit --no-fund
 	cd web && npm run --silent vendor
 
-pytest demo: web
+clean:
+	rm -rf $(VENV) models/cache var test-artifacts web/node_modules server/web/static/vendor

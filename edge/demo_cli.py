@@ -191,10 +191,11 @@ def _print_welcome(port: int, node_config: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     click.echo("")
     click.echo("hallwatch demo is running. Open:")
-    click.echo(f"  floor guide (phone):  {base}/guide       login guide / guide")
-    click.echo(f"  manager dashboard:    {base}/dashboard   login manager / manager")
-    click.echo(f"  ops (nodes, calibration, zones): {base}/ops   login ops / ops")
-    click.echo(f"  API docs:             {base}/api/docs")
+    click.echo(f"  floor guide (phone):   {base}/guide           login guide / guide")
+    click.echo(f"  manager dashboard:     {base}/dashboard       login manager / manager")
+    click.echo(f"  weekly report:         {base}/report          login manager / manager")
+    click.echo(f"  ops: nodes, calibration, zones: {base}/ops/nodes  login ops / ops")
+    click.echo(f"  API docs:              {base}/api/docs")
     click.echo(f"The edge node replays the footage named in {node_config}. Ctrl-C stops everything.")
     click.echo("")
 

@@ -28,6 +28,7 @@ from server.metrics import Metrics
 from server.services import IngestHandle, Services
 from server.settings import Settings
 from server.store import Store
+from server.web import ops as ops_pages
 from server.web import pages as web_pages
 
 log = logging.getLogger(__name__)
@@ -136,4 +137,5 @@ def create_app(
     app.include_router(ops_snapshots.router)  # ops: snapshots from edge nodes (memory only)
     app.include_router(insights.router)
     app.include_router(web_pages.router)  # HTML pages and static files, after the API
+    app.include_router(ops_pages.router)  # ops pages: nodes, calibration, zone editor
     return app

@@ -114,6 +114,10 @@ def test_node_publishes_what_the_contract_says_and_never_an_image(
     with running_node(tmp_path, cfg) as node:
         assert cap.wait_for(lambda ms: len([m for m in ms if m.topic.endswith("/health")]) >= 2, 10.0)
         assert node.outbox.depth < 10
+    # The node had its `stopped` acknowledged before it returned; the capture gets it a moment later.
+    assert cap.wait_for(
+        lambda ms: any(m.topic.endswith("/status") and b'"stopped"' in m.payload for m in ms), 5.0
+    )
     messages = [m for m in cap.snapshot() if m.payload]
     parsed = [(m, parse_payload(m.topic, m.payload)) for m in messages]
     for m in messages:

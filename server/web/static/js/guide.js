@@ -1,0 +1,377 @@
+// The floor guide's page: the hall's open alerts by window, taken and resolved with one tap each.
+
+import { api } from "./api.js";
+import { AlertBook, alertTitle, SEVERITY_RANK } from "./alert-book.js";
+import { AlertSignal } from "./alert-signal.js";
+import { h, setText, syncList } from "./dom.js";
+import { ageText, clockText } from "./format.js";
+import { LiveConnection } from "./live.js";
+import { registerServiceWorker } from "./pwa.js";
+import { chooseSite, toast } from "./shell.js";
+import { zoneLevel, ZoneBoard, zoneName } from "./zones.js";
+
+const RESOLVED_KEPT_MS = 30 * 60 * 1000;
+const OLD_ALERT_S = 120; // an open alert nobody took for this long shows its age in red
+const SEVERITY_LABEL = { critical: "Critical", warning: "Warning", info: "Info" };
+
+const me = document.body.dataset.username;
+const book = new AlertBook();
+const zones = new ZoneBoard();
+const signal = new AlertSignal(document.getElementById("sound-toggle"), document.getElementById("sound-label"));
+const groupsBox = document.getElementById("alert-groups");
+const cardTemplate = document.getElementById("alert-card-template");
+const fresh = new Set(); // alert ids to flash once when first drawn
+let site = null;
+let loaded = false;
+
+// ------------------------------------------------------------------------------ grouping
+function windowGroup(id) {
+  const zone = zones.get(id);
+  return { key: `window:${id}`, title: zone ? zoneName(zone) : id, zone: id };
+}
+
+/** Which heading an alert goes under: its window (queues and spacing at a window too), the hall, or the system. */
+function groupOf(alert) {
+  if (alert.rule === "hall_capacity") return { key: "hall", title: "Whole hall", zone: alert.zone };
+  if (alert.zone) {
+    const zone = zones.get(alert.zone);
+    if (zone?.kind === "queue" && zone.window) return windowGroup(zone.window);
+    if (zone?.kind === "hall") return { key: "hall", title: "Whole hall", zone: alert.zone };
+    return windowGroup(alert.zone);
+  }
+  if (alert.rule === "spacing_violation" || alert.rule === "repeated_spacing") {
+    return { key: "floor", title: "On the floor", zone: null };
+  }
+  return { key: "system", title: "Cameras and edge nodes", zone: null };
+}
+
+function groupedAlerts() {
+  const groups = new Map();
+  for (const alert of book.active()) {
+    const g = groupOf(alert);
+    if (!groups.has(g.key)) groups.set(g.key, { ...g, alerts: [] });
+    groups.get(g.key).alerts.push(alert);
+  }
+  const urgency = (alert) => [alert.status === "open" ? 1 : 0, SEVERITY_RANK[alert.severity] ?? 0];
+  for (const g of groups.values()) {
+    g.alerts.sort((a, b) => {
+      const [ua, sa] = urgency(a);
+      const [ub, sb] = urgency(b);
+      return ub - ua || sb - sa || Date.parse(a.opened_at) - Date.parse(b.opened_at);
+    });
+    g.untaken = g.alerts.some((a) => a.status === "open") ? 1 : 0;
+    g.severity = Math.max(...g.alerts.map((a) => SEVERITY_RANK[a.severity] ?? 0));
+    g.oldest = Math.min(...g.alerts.map((a) => Date.parse(a.opened_at)));
+  }
+  return [...groups.values()].sort(
+    (a, b) => b.untaken - a.untaken || b.severity - a.severity || a.oldest - b.oldest,
+  );
+}
+
+// ------------------------------------------------------------------------------ drawing
+function since(alert) {
+  return alert.status === "open" && alert.reopened_at ? alert.reopened_at : alert.opened_at;
+}
+
+function createGroup() {
+  return h(
+    "section",
+    { class: "alert-group" },
+    h("div", { class: "alert-group-head" }, h("h2", { class: "alert-group-title" }), h("span", { class: "level-pill" })),
+    h("div", { class: "alert-group-cards" }),
+  );
+}
+
+function updateGroup(el, group) {
+  el.dataset.group = group.key;
+  const title = el.querySelector(".alert-group-title");
+  setText(title, group.title);
+  const pill = el.querySelector(".level-pill");
+  const zone = group.zone ? zones.get(group.zone) : null;
+  if (zone && zone.count !== null && zone.count !== undefined) {
+    pill.hidden = false;
+    pill.dataset.level = zoneLevel(zone);
+    setText(pill, zone.limit !== null && zone.limit !== undefined ? `${zone.count} / ${zone.limit}` : zone.count);
+    pill.setAttribute(
+      "aria-label",
+      `${zone.count} people now${zone.limit !== null && zone.limit !== undefined ? `, limit ${zone.limit}` : ""}`,
+    );
+  } else {
+    pill.hidden = true;
+  }
+  const cards = el.querySelector(".alert-group-cards");
+  cards.setAttribute("aria-label", group.title);
+  syncList(cards, group.alerts, (a) => a.id, createCard, (card, alert) => updateCard(card, alert, group));
+}
+
+function createCard() {
+  return cardTemplate.content.firstElementChild.cloneNode(true);
+}
+
+function updateCard(card, alert, group) {
+  card.dataset.alertId = alert.id;
+  card.dataset.severity = alert.severity;
+  card.dataset.status = alert.status;
+  card.dataset.rule = alert.rule;
+  card.dataset.zone = alert.zone ?? "";
+  if (fresh.delete(alert.id)) {
+    card.classList.remove("is-new");
+    void card.offsetWidth; // restart the flash
+    card.classList.add("is-new");
+  }
+  const title = alertTitle(alert);
+  const badge = card.querySelector(".severity-badge");
+  badge.dataset.severity = alert.severity;
+  setText(badge, SEVERITY_LABEL[alert.severity] ?? alert.severity);
+  setText(card.querySelector(".alert-title"), title);
+  card.setAttribute("aria-label", `${SEVERITY_LABEL[alert.severity] ?? ""} alert: ${title}, ${group.title}`);
+  const age = card.querySelector(".alert-age");
+  age.dataset.since = since(alert);
+  updateAge(age);
+  setText(card.querySelector(".alert-message"), alert.message);
+
+  const taken = card.querySelector(".alert-taken");
+  const mine = alert.acknowledged_by === me;
+  if (alert.status === "acknowledged") {
+    taken.hidden = false;
+    taken.dataset.mine = String(mine);
+    const who = mine ? "You're on it" : `${alert.acknowledged_by} is on it`;
+    setText(taken, `${who} · since ${clockText(alert.acknowledged_at)}`);
+  } else if (alert.escalated) {
+    taken.hidden = false;
+    taken.dataset.mine = "false";
+    setText(taken, "Nobody has taken this yet");
+  } else {
+    taken.hidden = true;
+  }
+
+  const take = card.querySelector(".button-take");
+  const resolve = card.querySelector(".button-resolve");
+  take.hidden = alert.status !== "open";
+  take.setAttribute("aria-label", `I'm on it: ${title}, ${group.title}`);
+  resolve.setAttribute("aria-label", `Resolve: ${title}, ${group.title}`);
+  resolve.classList.toggle("button-primary", alert.status === "acknowledged");
+  resolve.classList.toggle("button-secondary", alert.status !== "acknowledged");
+}
+
+function updateAge(el) {
+  const iso = el.dataset.since;
+  if (!iso) return;
+  setText(el, ageText(iso));
+  const seconds = (Date.now() - Date.parse(iso)) / 1000;
+  el.dataset.old = String(seconds >= OLD_ALERT_S);
+  const label = `open for ${ageText(iso)}, since ${clockText(iso)}`;
+  if (el.getAttribute("aria-label") !== label) el.setAttribute("aria-label", label);
+}
+
+function renderAlerts() {
+  const groups = groupedAlerts();
+  syncList(groupsBox, groups, (g) => g.key, createGroup, updateGroup);
+  const active = book.active();
+  const untaken = active.filter((a) => a.status === "open").length;
+  const counter = document.getElementById("alert-count");
+  setText(counter, active.length);
+  counter.dataset.count = String(active.length);
+  counter.setAttribute("aria-label", `${active.length} open alerts, ${untaken} not taken`);
+  document.getElementById("all-clear").hidden = !loaded || active.length > 0;
+  document.getElementById("alerts-loading").hidden = loaded;
+  document.title = `${untaken ? `(${untaken}) ` : ""}Floor alerts · hallwatch`;
+  renderResolved();
+}
+
+function renderResolved() {
+  const list = document.getElementById("resolved-list");
+  const recent = book.recentlyResolved(RESOLVED_KEPT_MS).slice(0, 20);
+  setText(document.getElementById("resolved-count"), recent.length);
+  syncList(
+    list,
+    recent,
+    (a) => a.id,
+    () => h("li", { class: "resolved-item" }, h("span", { class: "resolved-item-what" }), h("span", { class: "resolved-item-when" })),
+    (el, alert) => {
+      const group = groupOf(alert);
+      const by = alert.resolved_by ? ` by ${alert.resolved_by === me ? "you" : alert.resolved_by}` : " (cleared)";
+      setText(el.firstChild, `${group.title}: ${alertTitle(alert)}${by}`);
+      setText(el.lastChild, alert.resolved_at ? clockText(alert.resolved_at) : "");
+    },
+  );
+}
+
+function renderZones() {
+  const hall = zones.hall();
+  const hallBox = document.getElementById("hall-now");
+  hallBox.dataset.level = zoneLevel(hall);
+  setText(document.getElementById("hall-count"), hall?.count ?? "–");
+  setText(document.getElementById("hall-capacity"), hall?.limit ?? "–");
+  const windows = zones.ofKind("window");
+  document.querySelector(".windows-section").hidden = windows.length === 0;
+  syncList(
+    document.getElementById("window-chips"),
+    windows,
+    (w) => w.zone,
+    () =>
+      h(
+        "li",
+        { class: "window-chip" },
+        h("span", { class: "window-chip-name" }),
+        h("span", { class: "window-chip-count" }),
+        h("span", { class: "window-chip-queue" }),
+      ),
+    (el, w) => {
+      el.dataset.level = zoneLevel(w);
+      el.dataset.zone = w.zone;
+      setText(el.children[0], zoneName(w));
+      const count = w.count ?? "–";
+      el.children[1].replaceChildren(
+        document.createTextNode(String(count)),
+        h("span", { class: "window-chip-limit", text: w.limit !== null && w.limit !== undefined ? ` / ${w.limit}` : "" }),
+      );
+      const queues = zones.queuesOf(w.zone).filter((q) => q.count !== null && q.count !== undefined);
+      const waiting = queues.reduce((n, q) => n + q.count, 0);
+      setText(el.children[2], queues.length ? `${waiting} waiting` : "");
+      el.setAttribute(
+        "aria-label",
+        `${zoneName(w)}: ${count} people${w.limit !== null && w.limit !== undefined ? ` of ${w.limit}` : ""}${queues.length ? `, ${waiting} waiting` : ""}`,
+      );
+    },
+  );
+  // group headings show their window's count
+  const groups = new Map(groupedAlerts().map((g) => [g.key, g]));
+  for (const el of groupsBox.children) {
+    const group = groups.get(el.dataset.group);
+    if (group) updateGroup(el, group);
+  }
+}
+
+// ------------------------------------------------------------------------------ taking and resolving
+async function act(card, action) {
+  const id = Number(card.dataset.alertId);
+  const button = card.querySelector(action === "acknowledge" ? ".button-take" : ".button-resolve");
+  const label = button.textContent;
+  button.disabled = true;
+  button.textContent = action === "acknowledge" ? "Taking…" : "Resolving…";
+  const next = card.nextElementSibling ?? card.closest(".alert-group")?.nextElementSibling;
+  try {
+    const alert = await api(`alerts/${id}/${action}`, { method: "POST" });
+    book.merge(alert);
+    if (action === "resolve") toast("Resolved. Thank you!");
+    renderAlerts();
+    if (action === "resolve") {
+      (next?.querySelector?.("button:not([hidden])") ?? document.getElementById("alerts-title")).focus?.();
+    } else {
+      card.querySelector(".button-resolve")?.focus();
+    }
+  } catch (error) {
+    if (error.status === 409 || error.status === 404) {
+      toast(error.message, "error");
+      try {
+        book.merge(await api(`alerts/${id}`));
+      } catch {
+        // the live stream will bring it
+      }
+      renderAlerts();
+    } else if (error.status !== 401) {
+      toast(`Could not ${action === "acknowledge" ? "take" : "resolve"} the alert: ${error.message}`, "error");
+    }
+  } finally {
+    button.disabled = false;
+    button.textContent = label;
+  }
+}
+
+groupsBox.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  const card = button?.closest(".alert-card");
+  if (!card || button.disabled) return;
+  if (button.classList.contains("button-take")) act(card, "acknowledge");
+  else if (button.classList.contains("button-resolve")) act(card, "resolve");
+});
+
+// ------------------------------------------------------------------------------ live data
+function take(alert, { quiet = false } = {}) {
+  const before = book.get(alert.id);
+  const result = book.merge(alert);
+  if (result === "new" || result === "reopened") {
+    fresh.add(alert.id);
+    if (!quiet) signal.play(alert.severity);
+  } else if (result === "changed" && alert.escalated && before && !before.escalated && alert.status === "open") {
+    fresh.add(alert.id);
+    if (!quiet) signal.play("critical");
+  }
+  return result;
+}
+
+async function catchUp(sinceIso) {
+  const page = await api("alerts", { query: { site, updated_since: sinceIso, limit: 500 } });
+  for (const alert of page.items.reverse()) take(alert, { quiet: true });
+}
+
+async function start() {
+  site = await chooseSite();
+  if (!site) {
+    document.getElementById("alerts-loading").textContent =
+      "No hall has reported yet. Alerts appear here once an edge node is running.";
+    return;
+  }
+  const live = new LiveConnection({ topics: ["alerts", "occupancy"], site });
+  let lastSync = null;
+  live.on("hello", async (message, { reconnected }) => {
+    zones.reset(message.zones.filter((z) => z.site === site));
+    const quiet = !loaded;
+    const { results } = book.reset(message.alerts.filter((a) => a.site === site));
+    for (const [alert, result] of results) {
+      if (result === "new" || result === "reopened") {
+        fresh.add(alert.id);
+        if (!quiet) signal.play(alert.severity);
+      }
+    }
+    loaded = true;
+    renderZones();
+    renderAlerts();
+    // Changes while the page was away (resolved alerts leave no trace in the snapshot).
+    const since = reconnected && lastSync ? new Date(Date.parse(lastSync) - 10000) : new Date(Date.now() - RESOLVED_KEPT_MS);
+    lastSync = message.server_time;
+    try {
+      await catchUp(since.toISOString());
+      renderAlerts();
+    } catch (error) {
+      if (error.status !== 401) toast(`Could not catch up: ${error.message}`, "error");
+    }
+  });
+  live.on("ping", (message) => {
+    lastSync = message.server_time;
+  });
+  live.on("alert", (message) => {
+    if (message.site !== site) return;
+    take(message.alert);
+    renderAlerts();
+  });
+  live.on("occupancy", (message) => {
+    if (message.site === site && zones.update(message.zone)) renderZones();
+  });
+  live.on("layout", async (message) => {
+    if (message.site !== site) return;
+    try {
+      const now = await api(`sites/${encodeURIComponent(site)}/occupancy`);
+      zones.reset(now.zones);
+      renderZones();
+      renderAlerts();
+    } catch {
+      // the next snapshot brings it
+    }
+  });
+  live.start();
+
+  window.setInterval(() => {
+    for (const el of groupsBox.querySelectorAll(".alert-age")) updateAge(el);
+  }, 1000);
+  window.setInterval(() => {
+    book.forgetResolved(RESOLVED_KEPT_MS);
+    renderResolved();
+  }, 30000);
+}
+
+registerServiceWorker();
+start().catch((error) => {
+  if (error.status !== 401) toast(`Could not load the page: ${error.message}`, "error", 10000);
+});

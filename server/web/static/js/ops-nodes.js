@@ -1,0 +1,251 @@
+// Ops: every edge node and camera of the hall with its health, updating live, and recent events.
+
+import { api } from "./api.js";
+import { h, setText, syncList } from "./dom.js";
+import { ageText, clockText, dateTimeText, durationText, numberText } from "./format.js";
+import { LiveConnection } from "./live.js";
+import { nodeState, siteNodes } from "./ops-common.js";
+import { chooseSite, toast } from "./shell.js";
+
+const REFRESH_MS = 15000;
+const MAX_EVENTS = 60;
+
+const EVENT_LABELS = {
+  window_over_limit_started: "Window over its limit",
+  window_over_limit_ended: "Window back within its limit",
+  queue_over_limit_started: "Queue over its limit",
+  queue_over_limit_ended: "Queue back within its limit",
+  hall_over_capacity_started: "Hall over capacity",
+  hall_over_capacity_ended: "Hall back within capacity",
+  spacing_violation_started: "People too close",
+  spacing_violation_ended: "Spacing restored",
+  person_entered: "Person entered",
+  person_left: "Person left",
+  camera_lost: "Camera lost",
+  camera_recovered: "Camera recovered",
+};
+
+const els = {
+  list: document.getElementById("node-list"),
+  loading: document.getElementById("nodes-loading"),
+  empty: document.getElementById("nodes-empty"),
+  updated: document.getElementById("nodes-updated"),
+  template: document.getElementById("node-template"),
+  eventsBody: document.getElementById("events-body"),
+  eventsEmpty: document.getElementById("events-empty"),
+  statNodes: document.getElementById("stat-nodes"),
+  statCameras: document.getElementById("stat-cameras"),
+  statOutbox: document.getElementById("stat-outbox"),
+};
+
+let site = null;
+const nodes = new Map(); // node id -> NodeOut (merged with live health)
+let events = [];
+
+/** "just now", "45 s ago", "3 min ago". */
+function agoText(iso) {
+  const age = ageText(iso);
+  return age === "now" ? "just now" : `${age} ago`;
+}
+
+function key(node) {
+  return node.node;
+}
+
+function cameraRow(camera) {
+  const lost = camera.lost_since || camera.connected === false;
+  const frames = lost
+    ? h(
+        "span",
+        { class: "cam-state", dataset: { state: "lost" } },
+        camera.lost_since ? `Lost since ${clockText(camera.lost_since)}` : "Not delivering",
+        camera.lost_reason ? h("span", { class: "cam-reason" }, camera.lost_reason) : null,
+      )
+    : h("span", { class: "cam-state", dataset: { state: camera.connected ? "ok" : "unknown" } }, camera.connected ? "Delivering" : "–");
+  return h(
+    "tr",
+    { dataset: { camera: camera.camera } },
+    h("th", { scope: "row" }, camera.camera),
+    h("td", {}, frames),
+    h("td", { class: "num" }, numberText(camera.fps, 1)),
+    h("td", { class: "num" }, camera.latency_ms === null || camera.latency_ms === undefined ? "–" : `${numberText(camera.latency_ms)} ms`),
+    h("td", { class: "num" }, numberText(camera.frames_dropped)),
+    h("td", { class: "num" }, numberText(camera.reconnects)),
+    h("td", { class: "num age", dataset: { at: camera.last_frame_ts ?? "" } }, camera.last_frame_ts ? agoText(camera.last_frame_ts) : "–"),
+  );
+}
+
+function createNode(node) {
+  const el = els.template.content.firstElementChild.cloneNode(true);
+  const query = new URLSearchParams({ site, node: node.node });
+  el.querySelector(".node-calibrate").href = `/ops/calibration?${query}`;
+  el.querySelector(".node-zones").href = `/ops/zones?${query}`;
+  const yaml = el.querySelector(".node-yaml");
+  yaml.href = `/api/v1/nodes/${site}/${node.node}/config.yaml`;
+  yaml.setAttribute("download", `${site}-${node.node}.yaml`);
+  return el;
+}
+
+function updateNode(el, node) {
+  const { state, label } = nodeState(node);
+  el.dataset.status = state;
+  el.dataset.node = node.node;
+  setText(el.querySelector(".node-title"), node.node);
+  const pill = el.querySelector(".status-pill");
+  pill.dataset.status = state;
+  setText(pill, label);
+  const seen = el.querySelector(".f-seen");
+  seen.dataset.at = node.last_seen_at ?? "";
+  setText(seen, node.last_seen_at ? agoText(node.last_seen_at) : "never");
+  seen.title = node.last_seen_at ? dateTimeText(node.last_seen_at) : "";
+  setText(el.querySelector(".f-version"), node.version ?? "–");
+  setText(el.querySelector(".f-uptime"), node.uptime_s === null || node.uptime_s === undefined ? "–" : durationText(node.uptime_s));
+  const dropped = node.outbox_dropped ? `, ${numberText(node.outbox_dropped)} dropped` : "";
+  setText(el.querySelector(".f-outbox"), node.outbox_depth === null || node.outbox_depth === undefined ? "–" : `${numberText(node.outbox_depth)} waiting${dropped}`);
+  const refused = node.refused ? ` (${numberText(node.refused)} refused by the broker)` : "";
+  setText(el.querySelector(".f-published"), `${numberText(node.published)}${refused}`);
+  setText(el.querySelector(".f-config"), numberText(node.rejected_config ?? 0));
+  const problem = el.querySelector(".node-problem");
+  let text = "";
+  if (state === "offline") text = `Offline since ${node.status_at ? dateTimeText(node.status_at) : "an unknown time"}: the broker lost its connection.`;
+  else if (state === "silent") text = "Connected, but no health message for over 30 s: the node may be stuck.";
+  else if (node.last_config_error) text = `Last config push refused: ${node.last_config_error}`;
+  problem.hidden = text === "";
+  problem.dataset.level = state === "offline" || state === "silent" ? "bad" : "warn";
+  setText(problem, text);
+  const cameras = [...(node.cameras ?? [])].sort((a, b) => a.camera.localeCompare(b.camera));
+  el.querySelector(".camera-rows").replaceChildren(...(cameras.length ? cameras.map(cameraRow) : [h("tr", {}, h("td", { colspan: 7, class: "muted" }, "No camera health yet."))]));
+}
+
+function renderNodes() {
+  const list = [...nodes.values()].sort((a, b) => a.node.localeCompare(b.node));
+  els.loading.hidden = true;
+  els.empty.hidden = list.length > 0;
+  syncList(els.list, list, key, createNode, updateNode);
+  const online = list.filter((n) => nodeState(n).state === "online").length;
+  const cameras = list.flatMap((n) => n.cameras ?? []);
+  const delivering = cameras.filter((c) => c.connected && !c.lost_since).length;
+  const waiting = list.reduce((sum, n) => sum + (n.outbox_depth ?? 0), 0);
+  setText(document.getElementById("stat-nodes-value"), `${online} / ${list.length}`);
+  setText(document.getElementById("stat-cameras-value"), `${delivering} / ${cameras.length}`);
+  setText(document.getElementById("stat-outbox-value"), numberText(waiting));
+  els.statNodes.dataset.level = !list.length ? "unknown" : online === list.length ? "ok" : "bad";
+  els.statCameras.dataset.level = !cameras.length ? "unknown" : delivering === cameras.length ? "ok" : "bad";
+  els.statOutbox.dataset.level = waiting > 100 ? "warn" : "ok";
+}
+
+async function loadNodes() {
+  try {
+    const fresh = await siteNodes(site);
+    nodes.clear();
+    for (const node of fresh) nodes.set(node.node, node);
+    renderNodes();
+    setText(els.updated, `Updated ${clockText(new Date())}`);
+  } catch (error) {
+    if (error.status !== 401) toast(`Could not load the nodes: ${error.message}`, "error");
+  }
+}
+
+function applyLive(msg) {
+  const node = nodes.get(msg.node);
+  if (!node) {
+    loadNodes();
+    return;
+  }
+  node.status = msg.status;
+  node.last_seen_at = msg.at;
+  if (msg.version) node.version = msg.version;
+  if (msg.health) {
+    const health = msg.health;
+    node.online = msg.status === "online";
+    node.health_at = msg.at;
+    for (const field of ["version", "uptime_s", "outbox_depth", "outbox_dropped", "published", "rejected_config", "refused", "last_config_error"]) {
+      if (field in health) node[field] = health[field];
+    }
+    const known = new Map((node.cameras ?? []).map((c) => [c.camera, c]));
+    node.cameras = health.cameras.map((c) => ({
+      ...known.get(c.camera),
+      ...c,
+      lost_since: c.connected ? null : known.get(c.camera)?.lost_since ?? null,
+      lost_reason: c.connected ? null : known.get(c.camera)?.lost_reason ?? null,
+    }));
+  } else {
+    node.status_at = msg.at;
+    if (msg.status !== "online") node.online = false;
+  }
+  renderNodes();
+}
+
+function eventDetails(event) {
+  const parts = [];
+  if (event.zone) parts.push(event.zone);
+  if (event.count !== null && event.count !== undefined) parts.push(event.limit !== null && event.limit !== undefined ? `${event.count} / ${event.limit}` : `${event.count}`);
+  if (event.distance_m !== null && event.distance_m !== undefined) parts.push(`${numberText(event.distance_m, 2)} m apart`);
+  if (event.duration_s !== null && event.duration_s !== undefined) parts.push(`lasted ${durationText(event.duration_s)}`);
+  if (event.reason) parts.push(event.reason);
+  return parts.join(" · ");
+}
+
+function renderEvents() {
+  els.eventsEmpty.hidden = events.length > 0;
+  syncList(
+    els.eventsBody,
+    events,
+    (e) => e.id,
+    (e) =>
+      h(
+        "tr",
+        { dataset: { type: e.type } },
+        h("td", { class: "num", title: dateTimeText(e.ts) }, clockText(e.ts)),
+        h("td", {}, e.camera),
+        h("td", {}, h("span", { class: "event-type", dataset: { kind: e.type.startsWith("camera_lost") ? "bad" : e.type.endsWith("_started") ? "warn" : "info" } }, EVENT_LABELS[e.type] ?? e.type)),
+        h("td", { class: "event-details" }, eventDetails(e)),
+      ),
+    () => {},
+  );
+}
+
+async function loadEvents() {
+  try {
+    const page = await api("events", { query: { site, limit: 30 } });
+    events = page.items;
+    renderEvents();
+  } catch (error) {
+    if (error.status !== 401) toast(`Could not load events: ${error.message}`, "error");
+  }
+}
+
+function tickAges() {
+  for (const el of document.querySelectorAll("[data-at]")) {
+    if (!el.dataset.at) continue;
+    setText(el, agoText(el.dataset.at));
+  }
+}
+
+async function main() {
+  site = await chooseSite();
+  if (!site) {
+    els.loading.hidden = true;
+    els.empty.hidden = false;
+    return;
+  }
+  await Promise.all([loadNodes(), loadEvents()]);
+  const live = new LiveConnection({ topics: ["nodes", "events"], site });
+  live.on("hello", (_msg, { reconnected }) => {
+    if (reconnected) {
+      loadNodes();
+      loadEvents();
+    }
+  });
+  live.on("node", applyLive);
+  live.on("event", (msg) => {
+    if (events.some((e) => e.id === msg.event.id)) return;
+    events = [msg.event, ...events].slice(0, MAX_EVENTS);
+    renderEvents();
+  });
+  live.start();
+  window.setInterval(tickAges, 1000);
+  window.setInterval(loadNodes, REFRESH_MS);
+}
+
+main();

@@ -1,6 +1,6 @@
 """OpenVINO against PyTorch on this machine's CPU at imgsz 640, 960 and 1280, in one run.
 
-    .venv/bin/python benchmarks/backends.py [--frames 60]
+.venv/bin/python benchmarks/backends.py [--frames 60]
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from vision.config import DetectorConfig
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--sizes", type=int, nargs="+", default=[640, 960, 1280])
     args = parser.parse_args()
@@ -35,8 +37,9 @@ def main() -> None:
                 seen += int((found.scores >= detector.confidence).sum())
             fps[backend] = len(frames) / (time.perf_counter() - started)
             people[backend] = seen / len(frames)
+        speed_up = fps["openvino"] / fps["pytorch"]
         print(
-            f"| {size} | {fps['pytorch']:.2f} | {fps['openvino']:.2f} | {fps['openvino'] / fps['pytorch']:.2f}x "
+            f"| {size} | {fps['pytorch']:.2f} | {fps['openvino']:.2f} | {speed_up:.2f}x "
             f"| {people['pytorch']:.1f} / {people['openvino']:.1f} |"
         )
 

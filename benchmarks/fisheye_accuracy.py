@@ -68,7 +68,9 @@ def evaluate(imgsz: int, backend: str, anchor: str, confidence: float) -> dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--imgsz", type=int, nargs="+", default=[640, 960, 1280])
     parser.add_argument("--backend", default="openvino", choices=["openvino", "pytorch"])
     parser.add_argument("--confidence", type=float, default=0.25)

@@ -26,7 +26,9 @@ CONFIG = Path(__file__).resolve().parents[1] / "edge" / "demo" / "vtest-hall.yam
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--imgsz", type=int, default=960)
     parser.add_argument("--backend", default="openvino", choices=["openvino", "pytorch"])

@@ -256,6 +256,39 @@ def walk(
     return Scene(name, fps, max(p[-1][0] for p in paths), people)
 
 
+def crowding_cycles(cycles: int, period_s: float = 10.0, fps: float = 10.0) -> Scene:
+    """Window 1 goes over its limit once a cycle: two people stand at it, a third steps up and back.
+
+    In each cycle of `period_s` the third person walks from the queue into window 1 three seconds
+    in, stays three seconds, and walks back; `over_limit_starts` gives the truth.
+    """
+    a = ((0.0, 1.8, 7.0), (cycles * period_s, 1.8, 7.0))
+    b = ((0.0, 2.6, 7.3), (cycles * period_s, 2.6, 7.3))
+    c: list[tuple[float, float, float]] = []
+    for k in range(cycles):
+        t0 = k * period_s
+        c += [
+            (t0, 3.4, 4.2),
+            (t0 + 3.0, 3.4, 4.2),
+            (t0 + 3.6, 3.5, 6.8),
+            (t0 + 6.0, 3.5, 6.8),
+            (t0 + 6.6, 3.4, 4.2),
+        ]
+    c.append((cycles * period_s, 3.4, 4.2))
+    return walk([a, b, c], fps=fps, name="crowding-cycles")
+
+
+def over_limit_starts(scene: Scene, zone: str, limit: int) -> list[int]:
+    """Frames at which the truth count of `zone` rises above `limit`."""
+    starts, over = [], False
+    for frame in range(scene.frame_count):
+        now = truth_counts(scene.truth(frame))[zone] > limit
+        if now and not over:
+            starts.append(frame)
+        over = now
+    return starts
+
+
 def demo_day(fps: float = 5.0, minutes: float = 3.0, seed: int = 1) -> Scene:
     """A few minutes of a hall: visitors come in through the door, queue, are served, and leave.
 

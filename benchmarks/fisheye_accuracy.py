@@ -1,4 +1,5 @@
-"""Detection precision/recall on the ceiling fisheye sample (CEPDOF), with the head/center anchor.
+"""Detection precision/recall on the ceiling fisheye sample (CEPDOF), with the head/center anchor
+(and the feet anchor, which is wrong for cameras looking straight down, for comparison).
 
 The sample (../shared/data/ceiling-fisheye-sample, not part of the repo) has people seen straight
 from above, annotated with rotated boxes. A detection counts as a true positive when its anchor
@@ -80,7 +81,7 @@ def main() -> None:
     print("| imgsz | anchor | people | precision | recall |")
     print("|---|---|---|---|---|")
     for imgsz in args.imgsz:
-        for anchor in ("head", "center"):
+        for anchor in ("head", "center", "feet"):
             r = evaluate(imgsz, args.backend, anchor, args.confidence)
             print(f"| {imgsz} | {anchor} | {r['people']} | {r['precision']:.2f} | {r['recall']:.2f} |")
 

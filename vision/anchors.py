@@ -19,6 +19,11 @@ from vision.detections import (
 
 ANKLES = (LEFT_ANKLE, RIGHT_ANKLE)
 HEAD = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
+# The ankle joint is about 3.9 % of a standing person's height above the floor (Drillis & Contini,
+# "Body segment parameters", 1966: ankle height 0.039 H). Seen from an oblique camera, an ankle
+# taken as a floor point lands that much further away (about 0.2 m on our synthetic camera), so
+# the feet anchor drops from the ankles by that share of the box's height, never below the box.
+ANKLE_HEIGHT_SHARE = 0.039
 
 
 def box_bottom_centres(boxes_xyxy: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -47,7 +52,8 @@ def anchor_points(detections: Detections, anchor: Anchor, min_keypoint_conf: flo
     """One image point per person, `(n, 2)` float64 pixels, for placing them on the floor.
 
     - ``feet``: the midpoint of both ankles (COCO 15 and 16) when both are confident, the one
-      confident ankle otherwise, else the box's bottom centre. For oblique views.
+      confident ankle otherwise, lowered to the floor by `ANKLE_HEIGHT_SHARE` of the box height
+      (but not below the box); else the box's bottom centre. For oblique views.
     - ``head``: the mean of the confident head keypoints (nose, eyes, ears: COCO 0-4), else the box
       centre. For cameras looking straight down, where the head is near the box centre and the box
       bottom is wrong.
@@ -63,12 +69,19 @@ def anchor_points(detections: Detections, anchor: Anchor, min_keypoint_conf: flo
     if anchor == "center":
         return box_centres(detections.boxes_xyxy)
     if anchor == "feet":
-        return _mean_confident(
-            detections, ANKLES, min_keypoint_conf, box_bottom_centres(detections.boxes_xyxy)
-        )
+        return _feet(detections, min_keypoint_conf)
     if anchor == "head":
         return _mean_confident(detections, HEAD, min_keypoint_conf, box_centres(detections.boxes_xyxy))
     raise ValueError(f"anchor must be 'feet', 'head' or 'center', got {anchor!r}")
+
+
+def _feet(detections: Detections, min_keypoint_conf: float) -> NDArray[np.float64]:
+    bottoms = box_bottom_centres(detections.boxes_xyxy)
+    ankles = _mean_confident(detections, ANKLES, min_keypoint_conf, bottoms)
+    boxes = np.asarray(detections.boxes_xyxy, np.float64).reshape(-1, 4)
+    lowered = ankles[:, 1] + ANKLE_HEIGHT_SHARE * (boxes[:, 3] - boxes[:, 1])
+    ankles[:, 1] = np.maximum(ankles[:, 1], np.minimum(lowered, boxes[:, 3]))
+    return ankles
 
 
 def _mean_confident(

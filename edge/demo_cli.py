@@ -146,8 +146,14 @@ def _node_config(data_dir: Path, broker_port: int, video: Path | None, synthetic
         config = _synthetic_config(data_dir)
     config["cameras"][0]["loop"] = True
     config["node"] = {"id": "demo-node"}
-    # The embedded broker (amqtt) speaks MQTT 3.1.1.
-    config["mqtt"] = {"host": "127.0.0.1", "port": broker_port, "protocol": "3.1.1"}
+    # The embedded broker (amqtt) speaks MQTT 3.1.1. Positions are published too, so that the
+    # dashboard shows people moving on the floor plan and fills the heatmap.
+    config["mqtt"] = {
+        "host": "127.0.0.1",
+        "port": broker_port,
+        "protocol": "3.1.1",
+        "publish_positions": True,
+    }
     config["outbox"] = {"path": str(data_dir / "outbox.sqlite")}
     return config
 

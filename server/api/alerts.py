@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
@@ -9,14 +11,18 @@ from pydantic import AwareDatetime
 
 from server.alerts.model import RuleName, Severity
 from server.api.params import Limit, NameQuery, Offset, SiteQuery
+from server.db.tables import Alert
 from server.deps import AlertsActor, AlertsReader, ServicesDep
 from server.ingest.processor import alert_messages
 from server.schemas.alerts import AlertActionIn, AlertOut, AlertPage, AlertStatus
+from server.services import Services
 from server.store.alerts import AlertConflict, AlertFilter, AlertNotFound
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
+# acknowledge or resolve: (alert id, user name, when, note) -> the alert after it
+AlertAction = Callable[[int, str, datetime, str | None], Alert]
 
 
 @router.get("")
@@ -79,16 +85,7 @@ def acknowledge_alert(
     body: Annotated[AlertActionIn | None, Body()] = None,
 ) -> AlertOut:
     """Take an open alert ("I'm on it"); everyone's pages show who took it."""
-    try:
-        row = services.store.alerts.acknowledge(
-            alert_id, user.username, services.clock(), body.note if body else None
-        )
-    except AlertNotFound as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except AlertConflict as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    _changed(services, row)
-    return AlertOut.model_validate(row)
+    return _act(services, services.store.alerts.acknowledge, alert_id, user.username, body)
 
 
 @router.post("/{alert_id}/resolve", responses=_ACT_RESPONSES)
@@ -99,10 +96,15 @@ def resolve_alert(
     body: Annotated[AlertActionIn | None, Body()] = None,
 ) -> AlertOut:
     """Resolve an alert by hand. It stays resolved until its condition clears and comes back."""
+    return _act(services, services.store.alerts.resolve, alert_id, user.username, body)
+
+
+def _act(
+    services: Services, action: AlertAction, alert_id: int, username: str, body: AlertActionIn | None
+) -> AlertOut:
+    """Apply a guide's action, tell every page, and answer with the alert as it is now."""
     try:
-        row = services.store.alerts.resolve(
-            alert_id, user.username, services.clock(), body.note if body else None
-        )
+        row = action(alert_id, username, services.clock(), body.note if body else None)
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except AlertConflict as exc:
@@ -111,7 +113,7 @@ def resolve_alert(
     return AlertOut.model_validate(row)
 
 
-def _changed(services: ServicesDep, row: object) -> None:
+def _changed(services: Services, row: object) -> None:
     services.hub.publish(alert_messages([row]))
     if services.ingest is not None:
         services.ingest.request_alert_sync()

@@ -37,15 +37,15 @@ def test_the_demo_runs_a_whole_hall_and_stops_cleanly(tmp_path: Path) -> None:
     )  # fmt: skip
     output = lambda: (tmp_path / "demo.log").read_text(errors="replace")  # noqa: E731
     try:
-        assert wait_until(lambda: "hallwatch demo is running" in output(), 90, 0.5), output()
+        wait_until(lambda: "hallwatch demo is running" in output(), 90, 0.5, explain=output)
         for page in ("/guide", "/dashboard", "/ops/nodes", "/report"):
             assert f"http://127.0.0.1:{port}{page}" in output()
         # The edge node plays vtest.avi: the site reports people in its hall.
-        assert wait_until(lambda: occupancy(port) is not None, 120, 1.0), output()
+        wait_until(lambda: occupancy(port) is not None, 120, 1.0, explain=output)
         state = occupancy(port)
         assert state is not None
         assert state["hall"]["capacity"] == 5  # type: ignore[index]
-        assert wait_until(lambda: (occupancy(port) or {}).get("cameras"), 60, 1.0), output()
+        wait_until(lambda: (occupancy(port) or {}).get("cameras"), 60, 1.0, explain=output)
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(60)

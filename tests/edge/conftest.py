@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_support import SHARED_BROKER, Capture, Mosquitto, unique
+from edge_support import Capture
+from support.processes import SHARED_BROKER, Mosquitto, unique
 
 
 @pytest.fixture

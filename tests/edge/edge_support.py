@@ -25,16 +25,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
-from support.processes import (  # noqa: F401  (re-exported for the edge tests)
-    HALLWATCH,
-    PYTHON,
-    REPO,
-    SHARED_BROKER,
-    Mosquitto,
-    free_port,
-    unique,
-    wait_until,
-)
+from support.processes import HALLWATCH, free_port, unique, wait_until
 
 
 # --------------------------------------------------------------------------------------- capture
@@ -116,8 +107,15 @@ class Capture:
     def events(self) -> list[dict[str, Any]]:
         return [m.json() for m in self.snapshot() if m.topic.endswith("/events")]
 
-    def wait_for(self, predicate: Callable[[list[Message]], bool], timeout: float) -> bool:
-        return wait_until(lambda: predicate(self.snapshot()), timeout)
+    def wait_for(
+        self,
+        predicate: Callable[[list[Message]], bool],
+        timeout: float,
+        *,
+        explain: str | Callable[[], object] | None = None,
+    ) -> bool:
+        """Until ``predicate`` holds for the messages so far; fails the test after ``timeout`` s."""
+        return wait_until(lambda: predicate(self.snapshot()), timeout, explain=explain)
 
     def close(self) -> None:
         self.client.disconnect()
@@ -127,20 +125,6 @@ class Capture:
 def cast_int(value: float) -> int:
     """paho annotates reconnect delays as int but does float arithmetic with them."""
     return value  # type: ignore[return-value]
-
-
-def clear_retained(port: int, topics: list[str], host: str = "127.0.0.1") -> None:
-    """Remove retained messages our tests left on a shared broker."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("cleaner"))
-    try:
-        client.connect(host, port)
-    except OSError:
-        return
-    client.loop_start()
-    for topic in topics:
-        client.publish(topic, b"", qos=1, retain=True).wait_for_publish(2)
-    client.disconnect()
-    client.loop_stop()
 
 
 # ---------------------------------------------------------------------------------------- videos

@@ -12,18 +12,10 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from edge_support import (
-    CALIBRATION,
-    Capture,
-    camera_entry,
-    make_video,
-    node_config,
-    unique,
-    wait_until,
-    write_yaml,
-)
+from edge_support import CALIBRATION, Capture, camera_entry, make_video, node_config, write_yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from scripted_processor import ScriptedProcessor
+from support.processes import unique, wait_until
 
 from edge.config import NodeConfig, load_config, parse_config
 from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file

@@ -10,8 +10,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from click.testing import CliRunner
-from edge_support import Capture, Mosquitto, camera_entry, node_config, unique, wait_until, write_yaml
+from edge_support import Capture, camera_entry, node_config, write_yaml
 from paho.mqtt.enums import CallbackAPIVersion
+from support.processes import Mosquitto, unique, wait_until
 
 from edge.cli import root
 from edge.config import MqttConfig
@@ -127,8 +128,8 @@ def test_each_node_publishes_only_on_its_own_topics(
         assert server.wait_for(
             lambda ms: {m.topic for m in ms} >= {*allowed, f"{base}/cameras/cam-b1/events"}, 5.0
         )
-        assert wait_until(lambda: received_config == [b"srv"], 5.0), "only the server writes a node's config"
-        assert wait_until(lambda: received_requests == [b"srv"], 5.0), "only the server asks for snapshots"
+        wait_until(lambda: received_config == [b"srv"], 5.0, explain="only the server writes a node's config")
+        wait_until(lambda: received_requests == [b"srv"], 5.0, explain="only the server asks for snapshots")
         time.sleep(0.3)
         assert received_by_b == [], "a node reads neither another node's requests nor its snapshots"
         from_a = {m.topic for m in server.snapshot() if m.payload == b"node-a"}

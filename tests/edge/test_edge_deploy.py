@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from edge_support import REPO, camera_entry, free_port, node_config, wait_until, write_yaml
+from edge_support import camera_entry, node_config, write_yaml
+from support.processes import REPO, free_port, wait_until
 
 from edge.cli import root
 from edge.config import MqttConfig, load_config

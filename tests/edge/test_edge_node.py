@@ -16,19 +16,11 @@ import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from edge_support import (
-    Capture,
-    MjpegServer,
-    camera_entry,
-    clear_retained,
-    free_port,
-    make_video,
-    node_config,
-    unique,
-    write_yaml,
-)
+from edge_support import Capture, MjpegServer, camera_entry, make_video, node_config, write_yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from scripted_processor import factory as scripted_factory
+from support.mqtt import clear_retained
+from support.processes import free_port, unique
 
 from edge.config import load_config
 from edge.contract import (

@@ -11,18 +11,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from edge_support import (
-    CALIBRATION,
-    HALLWATCH,
-    Capture,
-    Mosquitto,
-    camera_entry,
-    free_port,
-    make_video,
-    node_config,
-    wait_until,
-    write_yaml,
-)
+from edge_support import CALIBRATION, Capture, camera_entry, make_video, node_config, write_yaml
+from support.processes import HALLWATCH, Mosquitto, free_port, wait_until
 
 from edge.cli import root
 from edge.credentials import hash_password

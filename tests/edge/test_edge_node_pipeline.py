@@ -11,7 +11,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from edge_support import Capture, Message, Mosquitto
+from edge_support import Capture, Message
+from support.processes import Mosquitto
 
 from edge import scene
 from edge.config import parse_config

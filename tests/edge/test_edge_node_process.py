@@ -13,16 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edge_support import (
-    Capture,
-    Mosquitto,
-    NodeProcess,
-    camera_entry,
-    make_video,
-    node_config,
-    wait_until,
-    write_yaml,
-)
+from edge_support import Capture, NodeProcess, camera_entry, make_video, node_config, write_yaml
+from support.processes import Mosquitto, wait_until
 
 
 def first_arrivals(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,12 +54,12 @@ def test_broker_killed_mid_stream_every_event_arrives_once_and_in_order(
     broker.save()  # the receiver's session and subscription survive the broker's death
     node = NodeProcess(start_config(tmp_path, site, node_id, broker.port), tmp_path / "node.log")
     try:
-        assert cap.wait_for(lambda ms: len(ms) >= 30, 15.0), node.log()
+        cap.wait_for(lambda ms: len(ms) >= 30, 15.0, explain=node.log)
         broker.kill()
         before = len(cap.snapshot())
         time.sleep(2.0)  # about 60 events wait in the node's outbox meanwhile
         broker.start()
-        assert cap.wait_for(lambda ms: len(ms) >= before + 90, 15.0), node.log()
+        cap.wait_for(lambda ms: len(ms) >= before + 90, 15.0, explain=node.log)
         assert node.terminate() == 0, node.log()
     finally:
         node.kill()
@@ -102,9 +94,9 @@ def test_node_killed_its_will_fires_and_its_outbox_is_sent_after_restart(
 
     # 1) SIGKILL while connected: the broker publishes the last will, retained.
     node = NodeProcess(config, tmp_path / "node-1.log")
-    assert cap.wait_for(lambda ms: len(cap.events()) >= 10, 15.0), node.log()
+    cap.wait_for(lambda ms: len(cap.events()) >= 10, 15.0, explain=node.log)
     node.kill()
-    assert wait_until(lambda: statuses()[-1:] == ["offline"], 5.0), statuses()
+    wait_until(lambda: statuses()[-1:] == ["offline"], 5.0, explain=statuses)
     late = capture(broker.port, f"hallwatch/{site}/nodes/{node_id}/status")
     assert late.wait_for(
         lambda ms: [m.retain for m in ms] == [True] and ms[0].json()["status"] == "offline", 5.0
@@ -113,7 +105,7 @@ def test_node_killed_its_will_fires_and_its_outbox_is_sent_after_restart(
     # 2) the broker hangs (its process frozen, the connection open): events wait for PUBACKs that
     #    never come; the node is killed, then the frozen broker too.
     node = NodeProcess(config, tmp_path / "node-2.log", zone="run-2")
-    assert wait_until(lambda: statuses()[-1:] == ["online"], 15.0), node.log()
+    wait_until(lambda: statuses()[-1:] == ["online"], 15.0, explain=node.log)
     assert wait_until(lambda: len(run_events("run-2")) >= 10, 10.0)
     broker.freeze()
     time.sleep(1.5)
@@ -125,7 +117,7 @@ def test_node_killed_its_will_fires_and_its_outbox_is_sent_after_restart(
     waiting = [json.loads(payload)["event_id"] for _, payload in rows]
     subscribed = cap.subscriptions
     broker.start()
-    assert wait_until(lambda: cap.subscriptions > subscribed, 10.0), "the receiver is back"
+    wait_until(lambda: cap.subscriptions > subscribed, 10.0, explain="the receiver is back")
 
     # 3) restarted, the node sends them first, in seq order; its new events come after them.
     mark = cap.mark()
@@ -135,7 +127,7 @@ def test_node_killed_its_will_fires_and_its_outbox_is_sent_after_restart(
         return [m.json() for m in cap.since(mark) if m.topic.endswith("/events")]
 
     try:
-        assert wait_until(lambda: set(waiting) <= {e["event_id"] for e in run3_events()}, 15.0), node.log()
+        wait_until(lambda: set(waiting) <= {e["event_id"] for e in run3_events()}, 15.0, explain=node.log)
         assert wait_until(lambda: len(run3_events()) >= len(waiting) + 10, 10.0)
         assert node.terminate() == 0, node.log()
     finally:

@@ -9,9 +9,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from edge_support import PYTHON, REPO
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.processes import PYTHON, REPO
 
 from edge.outbox import Outbox, OutboxError
 

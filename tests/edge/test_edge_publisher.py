@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from edge_support import Capture, Mosquitto, free_port, wait_until
+from edge_support import Capture
+from support.processes import Mosquitto, free_port, wait_until
 
 from edge.config import ConfigError, MqttConfig
 from edge.outbox import Outbox
@@ -226,7 +227,7 @@ def test_a_handler_that_raises_does_not_end_the_connection(
         pub.publish(topic, b"first", qos=1)
         assert wait_until(lambda: len(received) == 1, 5.0)
         pub.publish(topic, b"second", qos=1)  # paho's thread is still there to deliver it
-        assert wait_until(lambda: len(received) == 2, 5.0), received
+        wait_until(lambda: len(received) == 2, 5.0, explain=lambda: received)
         assert received == [b"first", b"second"] and pub.connected
         assert "the on-connect handler failed; the MQTT connection carries on" in caplog.text
         assert f"the handler of a message on {topic} failed" in caplog.text

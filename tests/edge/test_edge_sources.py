@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-from edge_support import CALIBRATION, MjpegServer, make_video, wait_until
+from edge_support import CALIBRATION, MjpegServer, make_video
+from support.processes import wait_until
 
 from edge.sources import (
     Backoff,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from server_support import broker_up, unique
+from support.processes import require_shared_broker, unique
 
 from server.db.connect import make_engine, migrate
 from server.store import Store
@@ -90,5 +90,4 @@ def site() -> str:
 @pytest.fixture
 def shared_broker() -> None:
     """The shared mosquitto on 127.0.0.1:1883; tests use unique site names so topics never collide."""
-    if not broker_up():
-        pytest.fail("the shared mosquitto on 127.0.0.1:1883 is not running (start it as .ci/run does)")
+    require_shared_broker()

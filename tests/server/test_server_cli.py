@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+import paho.mqtt.client as mqtt
 import pytest
 from click.testing import CliRunner
-from server_support import Publisher, free_port, unique, wait_until
+from support.contract import Node
+from support.mqtt import Publisher
+from support.processes import HALLWATCH, clean_env, free_port, unique, wait_until
 
 from edge.cli import root
-
-HALLWATCH = str(Path(sys.executable).parent / "hallwatch")
 
 
 def test_help_lists_the_commands() -> None:
@@ -71,7 +70,7 @@ def test_check_config_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatc
 
 
 def test_run_refuses_default_secrets_outside_demo(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")}
+    env = clean_env()
     env["HALLWATCH_EMBEDDED_BROKER__PORT"] = str(free_port())
     result = subprocess.run(
         [HALLWATCH, "server", "run", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"],
@@ -86,11 +85,8 @@ def test_run_refuses_default_secrets_outside_demo(tmp_path: Path) -> None:
 @pytest.mark.timeout(90)
 def test_run_in_demo_mode_with_the_embedded_broker(tmp_path: Path) -> None:
     """The real thing: `hallwatch server run --demo`, MQTT 3.1.1 into the embedded broker, alerts out."""
-    import paho.mqtt.client as mqtt
-    from server_support import Node
-
     http_port, mqtt_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")}
+    env = clean_env()
     env |= {"HALLWATCH_EMBEDDED_BROKER__PORT": str(mqtt_port), "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": "0"}
     process = subprocess.Popen(
         [

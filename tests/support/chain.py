@@ -63,11 +63,9 @@ def running_chain(workdir: Path, hall: scene.Scene, *, imgsz: int = 1280) -> Ite
     scene.write_video(hall, video)
     site = unique("chain")
     broker = Mosquitto(workdir / "broker").start()
-    (workdir / "server").mkdir()
     server = ServerProcess(
         workdir / "server",
-        broker.port,
-        client_id=unique("server"),
+        broker_port=broker.port,
         env={
             # Alert as soon as the window is over its limit, so the latency is the system's own.
             "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": "0",
@@ -111,7 +109,7 @@ def open_guide(browser: Browser, chain: Chain) -> Page:
 
 def _has_layout(chain: Chain) -> bool:
     try:
-        chain.server.get(f"/api/v1/sites/{chain.site}/layout")
+        chain.server.get(f"sites/{chain.site}/layout")
         return True
     except Exception:  # 404 until the node's layout has arrived
         return False

@@ -2,125 +2,176 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from support.processes import HALLWATCH, free_port, wait_until
+from support.processes import HALLWATCH, SHARED_BROKER, clean_env, free_port, unique, wait_until
 
 
+@dataclass
 class ServerProcess:
-    """`hallwatch server run --demo` on a free port against a given broker and database."""
+    """``hallwatch server run --demo`` as a real subprocess: a free port, its own SQLite file, a broker.
 
-    def __init__(
-        self, workdir: Path, broker_port: int, *, env: Mapping[str, str] | None = None, client_id: str
-    ) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.broker_port = broker_port
-        self.database = workdir / "hallwatch.sqlite3"
-        self.env = {
-            **os.environ,
-            "HALLWATCH_MQTT__CLIENT_ID": client_id,
-            **(env or {}),
-        }
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = workdir / "server.log"
-        self._token: str | None = None
+    ``sites`` are the sites it subscribes to (all when None); ``env`` adds ``HALLWATCH_`` settings
+    to an environment cleared of the caller's own. It can be stopped and started again: the port,
+    database, client id and shared-subscription group stay, so the broker keeps its session.
+    `get` reads the API as a demo user (guide, manager, ops).
+    """
+
+    folder: Path
+    sites: list[str] | None = None
+    broker_port: int = SHARED_BROKER[1]
+    env: Mapping[str, str] = field(default_factory=dict)
+    client_id: str = field(default_factory=lambda: unique("server"))
+    group: str | None = None
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+    _tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> ServerProcess:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(HALLWATCH),
-                "server",
-                "run",
-                "--demo",
-                "--port",
-                str(self.port),
-                "--database-url",
-                f"sqlite:///{self.database}",
-                "--broker-url",
-                f"mqtt://127.0.0.1:{self.broker_port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.workdir,
-        )
-        log.close()
-        if not wait_until(self._healthy, 60.0, 0.2):
-            raise RuntimeError(f"the server did not start:\n{self.log()}")
-        self._token = None
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "server.log"
+
+    def environment(self) -> dict[str, str]:
+        env = clean_env() | {"HALLWATCH_MQTT__CLIENT_ID": self.client_id}
+        if self.sites is not None:
+            env["HALLWATCH_MQTT__SITES"] = json.dumps(self.sites)
+        if self.group is not None:
+            env["HALLWATCH_MQTT__SHARED_GROUP"] = self.group
+        return env | dict(self.env)
+
+    def start(self, timeout_s: float = 60.0) -> ServerProcess:
+        """Start it and wait until it answers and is connected to the broker."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [
+            str(HALLWATCH),
+            "server",
+            "run",
+            "--demo",
+            "--port",
+            str(self.port),
+            "--broker-url",
+            f"mqtt://{SHARED_BROKER[0]}:{self.broker_port}",
+            "--database-url",
+            f"sqlite:///{self.folder / 'hallwatch.sqlite3'}",
+        ]
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                command, env=self.environment(), stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+            )
+        self._tokens.clear()  # a demo server signs with a new key each start
+        try:
+            wait_until(
+                self._ready, timeout_s, 0.1, explain=lambda: f"the server did not come up:\n{self.log(40)}"
+            )
+        except AssertionError:
+            self.stop()
+            raise
+        time.sleep(0.3)  # let the subscriptions settle
         return self
 
-    def _healthy(self) -> bool:
+    def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            raise AssertionError(f"the server exited ({self.proc.returncode}):\n{self.log(40)}")
         try:
-            return httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200
-        except httpx.HTTPError:
+            return bool(httpx.get(f"{self.url}/healthz", timeout=1.0).json().get("mqtt_connected"))
+        except (httpx.HTTPError, ValueError):
             return False
 
-    def stop(self, timeout: float = 20.0) -> int:
-        assert self.proc is not None
+    def stop(self, timeout_s: float = 20.0) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after ``timeout_s``); its exit code, None if it was not running."""
+        if self.proc is None:
+            return None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        code = self.proc.returncode
         self.proc = None
         return code
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def log(self, lines: int | None = None) -> str:
+        """Its output so far (the last ``lines`` lines only, if given)."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return text if lines is None else "\n".join(text.splitlines()[-lines:])
 
-    def get(self, path: str, role: str = "manager", **params: Any) -> Any:
-        if self._token is None:
+    def token(self, role: str) -> str:
+        """A bearer token of the demo user ``role`` (kept: logins cost an argon2 hash each)."""
+        if role not in self._tokens:
             response = httpx.post(
                 f"{self.url}/api/v1/auth/login", json={"username": role, "password": role}, timeout=10
             )
             response.raise_for_status()
-            self._token = response.json()["access_token"]
+            self._tokens[role] = response.json()["access_token"]
+        return self._tokens[role]
+
+    def get(self, path: str, role: str = "manager", **params: Any) -> Any:
+        """GET an API path (``path`` below /api/v1/) as a demo user; the JSON it answers."""
         response = httpx.get(
-            f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {self._token}"}, timeout=10
+            f"{self.url}/api/v1/{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.token(role)}"},
+            timeout=10,
         )
         response.raise_for_status()
         return response.json()
 
 
 class EdgeProcess:
-    """`hallwatch edge run` with a processor loaded from a test folder (`--processor module:attr`)."""
+    """`hallwatch edge run` with a processor loaded from a test folder (`--processor module:attr`).
 
-    def __init__(self, config: Path, processor: str, processor_dir: Path, env: Mapping[str, str]) -> None:
-        self.log_path = config.parent / "edge.log"
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [str(HALLWATCH), "-v", "edge", "run", "--config", str(config), "--processor", processor],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(processor_dir), **env},
-            cwd=config.parent,
-        )
-        log.close()
+    ``env`` is added to this process's environment; the output goes to ``log_path`` (default
+    ``edge.log`` beside the config), appended to, so that several runs can share one file.
+    """
+
+    def __init__(
+        self,
+        config: Path,
+        processor: str,
+        processor_dir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        log_path: Path | None = None,
+    ) -> None:
+        self.log_path = log_path or config.parent / "edge.log"
+        with self.log_path.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(HALLWATCH), "-v", "edge", "run", "--config", str(config), "--processor", processor],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONPATH": str(processor_dir), **(env or {})},
+                cwd=config.parent,
+            )
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
 
-    def stop(self, timeout: float = 20.0) -> int:
+    def stop(self, timeout_s: float = 20.0) -> int:
+        """SIGTERM, as systemd stops it; its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
+        return self.proc.wait(timeout_s)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

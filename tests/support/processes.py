@@ -6,6 +6,7 @@ Nothing here fakes a protocol: a broker is a real mosquitto process with its own
 from __future__ import annotations
 
 import getpass
+import os
 import signal
 import socket
 import subprocess
@@ -14,6 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -22,6 +28,7 @@ SHARED_BROKER = ("127.0.0.1", 1883)
 
 
 def unique(prefix: str) -> str:
+    """A name of a test's own (sites, nodes, client ids): ``prefix`` and ten random hex digits."""
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
@@ -31,13 +38,49 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
+def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
             return True
-        time.sleep(interval)
-    return predicate()
+    except OSError:
+        return False
+
+
+def require_shared_broker() -> int:
+    """The shared anonymous mosquitto's port; fails the test when it is not running."""
+    if not port_open(*SHARED_BROKER):
+        pytest.fail("the shared mosquitto on 127.0.0.1:1883 is not running (start it as .ci/run does)")
+    return SHARED_BROKER[1]
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any ``HALLWATCH_`` setting, for a hallwatch subprocess."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")}
+
+
+def wait_until(
+    check: Callable[[], T],
+    timeout_s: float = 10.0,
+    interval_s: float = 0.05,
+    *,
+    explain: str | Callable[[], object] | None = None,
+) -> T:
+    """Poll ``check`` until it returns something truthy, and return that.
+
+    Fails (`AssertionError`) after ``timeout_s`` with the last value and ``explain`` (a string, or a
+    callable asked only then, such as a process's log). What ``check`` raises goes through.
+    """
+    deadline = time.monotonic() + timeout_s
+    value = check()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval_s)
+        value = check()
+    if value:
+        return value
+    detail = explain() if callable(explain) else explain
+    message = f"condition not met within {timeout_s} s (last value: {value!r})"
+    raise AssertionError(message if detail is None else f"{message}\n{detail}")
 
 
 # ---------------------------------------------------------------------------------------- broker
@@ -50,6 +93,7 @@ class Mosquitto:
     password_file: Path | None = None
     acl_file: Path | None = None
     persistence: bool = False
+    autosave_s: int = 3600  # with persistence: how often the in-memory state is written to disk
     tls: dict[str, Path] | None = None  # cafile, certfile, keyfile, (require_certificate)
     require_certificate: bool = False
     proc: subprocess.Popen[bytes] | None = None
@@ -79,7 +123,11 @@ class Mosquitto:
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
         if self.persistence:
-            lines += ["persistence true", f"persistence_location {self.workdir}/", "autosave_interval 3600"]
+            lines += [
+                "persistence true",
+                f"persistence_location {self.workdir}/",
+                f"autosave_interval {self.autosave_s}",
+            ]
         if self.tls is not None:
             lines += [
                 f"cafile {self.tls['cafile']}",
@@ -95,21 +143,19 @@ class Mosquitto:
         self.proc = subprocess.Popen(
             ["mosquitto", "-c", str(self.conf_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
-        if not wait_until(self._listening, 10.0):
+        try:
+            wait_until(self._listening, 10.0)
+        except AssertionError:
             self.kill()
             raise RuntimeError(
                 f"mosquitto did not start: {self.log_path.read_text() if self.log_path.exists() else ''}"
-            )
+            ) from None
         return self
 
     def _listening(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
             raise RuntimeError(f"mosquitto exited: {self.proc.stderr.read() if self.proc.stderr else b''!r}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                return True
-        except OSError:
-            return False
+        return port_open("127.0.0.1", self.port, 0.2)
 
     def signal(self, signum: int) -> None:
         if self.proc is not None and self.proc.poll() is None:

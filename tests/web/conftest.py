@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
-from web_support import BROKER, SCREENSHOTS, Hall, ServerProcess, port_open, unique, wait_until
+from support.hallwatch import ServerProcess
+from support.processes import require_shared_broker, unique, wait_until
+from web_support import SCREENSHOTS, Hall, web_server
 
 from server.web.assets import VENDOR_HINT, missing_vendor_files
 
@@ -35,8 +37,7 @@ PASSWORDS = {"guide": "guide", "manager": "manager", "ops": "ops"}  # the demo u
 # ------------------------------------------------------------------------------------ services
 @pytest.fixture(scope="session")
 def broker() -> None:
-    if not port_open(*BROKER):
-        pytest.fail("the shared mosquitto on 127.0.0.1:1883 is not running (start it as .ci/run does)")
+    require_shared_broker()
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +77,7 @@ def server_proc(
     tmp_path_factory: pytest.TempPathFactory, broker: None, vendor_files: None, site_pool: SitePool
 ) -> Iterator[ServerProcess]:
     """The session's server; its log is in the temporary folder (shown when it fails to start)."""
-    server = ServerProcess(tmp_path_factory.mktemp("web-server"), site_pool.sites).start()
+    server = web_server(tmp_path_factory.mktemp("web-server"), site_pool.sites).start()
     yield server
     server.stop()
 
@@ -89,7 +90,7 @@ def make_server(
     made: list[ServerProcess] = []
 
     def make(sites: list[str]) -> ServerProcess:
-        server = ServerProcess(tmp_path / f"server-{len(made)}", sites).start()
+        server = web_server(tmp_path / f"server-{len(made)}", sites).start()
         made.append(server)
         return server
 

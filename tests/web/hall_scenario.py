@@ -106,25 +106,27 @@ def publish_week(hall: Hall, days: int = 7, seed: int = 7) -> dict[str, Any]:
                 messages.append(node.event("person_left", ts=left, zone="door", people=[i]))
         for _ in range(rng.randint(0, 4) if counts["hall"] > 25 else rng.randint(0, 1)):
             w = rng.randint(1, WINDOWS)
-            ts = start + timedelta(seconds=rng.uniform(0, 3500))
+            ts = start + timedelta(seconds=rng.uniform(0, 3000))
             # no zone: published all at once, violations at a window would add up to "repeated" alerts
-            messages.append(
-                node.event(
-                    "spacing_violation_started",
-                    ts=ts,
-                    people=[rng.randint(1, 500), rng.randint(501, 999)],
-                    distance_m=round(rng.uniform(0.5, 0.95), 2),
-                    floor=(1.0 + (w - 1) * 3.1 + 1.2, 2.4),
-                )
+            violation = node.event(
+                "spacing_violation_started",
+                ts=ts,
+                people=[rng.randint(1, 500), rng.randint(501, 999)],
+                distance_m=round(rng.uniform(0.5, 0.95), 2),
+                floor=(1.0 + (w - 1) * 3.1 + 1.2, 2.4),
             )
+            # Each must have ended before now: the next state without violations ends it (today's
+            # states come every 3 minutes until 2 minutes ago, a past hour's at minute 10 of the next).
+            if ts < recent - timedelta(minutes=5):
+                messages.append(violation)
         for k in range(4):
             messages.append(node.positions(_crowd(rng, counts), ts=start + timedelta(minutes=5 + 13 * k)))
     messages = sorted((m for m in messages if m.ts < recent), key=lambda m: m.ts)
-    hall.publish_all(messages)
+    hall.send_all(messages)
     today = utc_now().astimezone(tz).date()
     past = {t: c for t, c in hours.items() if t.astimezone(tz).date() < today}
     states = hourly_states(node, past) + _today_states(hall, hours, today, rng)
-    hall.publish_all(states)
+    hall.send_all(states)
     return {"hours": len(hours), "entries": entries, "entries_per_day": per_day}
 
 

@@ -25,9 +25,10 @@ from conftest import Pages, SitePool
 from paho.mqtt.enums import CallbackAPIVersion
 from PIL import Image
 from playwright.sync_api import Page, expect
-from support.hallwatch import EdgeProcess
+from support.hallwatch import EdgeProcess, ServerProcess
+from support.processes import SHARED_BROKER, unique, wait_until
 from test_web_layout import SMALL, UNNAMED
-from web_support import BROKER, DOCS_IMG, ServerProcess, unique, wait_until
+from web_support import DOCS_IMG
 
 from edge import scene
 from edge.contract import node_topic
@@ -94,7 +95,7 @@ def ops_world(
     config["site"] = site
     config["cameras"][0] |= {"loop": True, "fps": 5.0}
     config["node"] = {"id": node, "health_interval_s": 2.0}
-    config["mqtt"] = {"host": BROKER[0], "port": BROKER[1], "protocol": "5"}
+    config["mqtt"] = {"host": SHARED_BROKER[0], "port": SHARED_BROKER[1], "protocol": "5"}
     config["outbox"] = {"path": str(folder / "outbox.sqlite")}
     config_path = folder / "node.yaml"
     config_path.write_text("# the ops pages' test node\n" + yaml.safe_dump(config, sort_keys=False))
@@ -116,7 +117,7 @@ def ops_world(
     finally:
         code = edge.stop()
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique("ops-clean"), protocol=mqtt.MQTTv5)
-        client.connect(*BROKER)
+        client.connect(*SHARED_BROKER)
         client.loop_start()
         for topic in [node_topic(site, node, k) for k in ("status", "layout", "config")] + [
             f"hallwatch/{site}/cameras/{CAMERA}/state"

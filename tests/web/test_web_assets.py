@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from web_support import unique
+from support.processes import unique
 
 from server.runtime import build_server
 from server.settings import Settings

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
-from web_support import TIMEZONE, Hall, ServerProcess, hourly_states, utc_now, wait_until
+from support.hallwatch import ServerProcess
+from support.processes import wait_until
+from web_support import TIMEZONE, Hall, hourly_states, utc_now
 
 pytestmark = pytest.mark.browser
 TZ = ZoneInfo(TIMEZONE)
@@ -62,7 +64,7 @@ def test_the_charts_show_the_history_that_was_ingested(
         for k in range(2, 32)
     }
     closing = max(hours) + timedelta(hours=1)  # the bucket of the closing all-zero state
-    publish.publish_all(hourly_states(publish.node, hours))
+    publish.send_all(hourly_states(publish.node, hours))
     expected = {**{t: c for t, c in hours.items()}, closing: dict.fromkeys(["hall", "w1", "w2", "q1"], 0)}
 
     def stored_hours() -> int:
@@ -151,16 +153,16 @@ def test_the_floor_plan_and_the_windows_show_the_hall_now(
     for back in (40, 20):
         t = now - timedelta(minutes=back)
         states += [node.state(calm, ts=t), node.state(calm, ts=t + timedelta(seconds=4))]
-    publish.publish_all(states)
+    publish.send_all(states)
     span = (now - timedelta(seconds=5) - earliest) / 14
-    publish.publish_all(
+    publish.send_all(
         node.event("person_entered", ts=earliest + i * span, zone="door", people=[i]) for i in range(14)
     )
-    publish.publish_all(
+    publish.send_all(
         node.event("person_left", ts=earliest + i * span, zone="door", people=[i]) for i in range(3)
     )
     violations = [now - timedelta(minutes=m) for m in (1, 2, 3) if now - timedelta(minutes=m) > midnight]
-    publish.publish_all(
+    publish.send_all(
         node.event("spacing_violation_started", ts=t, people=[1, 2], distance_m=0.6) for t in violations
     )
     heat = [(2.2, 1.1), (2.3, 1.2), (5.1, 4.0), (9.9, 9.9)]  # three cells of 0.5 m, one with two people

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from conftest import VIEWPORTS, Pages, wait_for_layout
 from playwright.sync_api import Page, expect
-from web_support import Hall, ServerProcess
+from support.hallwatch import ServerProcess
+from web_support import Hall
 
 pytestmark = pytest.mark.browser
 

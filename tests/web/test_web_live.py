@@ -9,7 +9,9 @@ import httpx
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import WebSocketRoute, expect
-from web_support import Hall, ServerProcess, unique, wait_until
+from support.hallwatch import ServerProcess
+from support.processes import unique, wait_until
+from web_support import Hall
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import expect
-from web_support import ARTIFACTS, TIMEZONE, Hall, ServerProcess, utc_now, wait_until
+from support.hallwatch import ServerProcess
+from support.processes import wait_until
+from web_support import ARTIFACTS, TIMEZONE, Hall, utc_now
 
 pytestmark = pytest.mark.browser
 TZ = ZoneInfo(TIMEZONE)
@@ -43,9 +45,9 @@ def test_the_report_sums_up_the_week_and_each_day(
             events.append(node.event("person_entered", ts=ts, zone="door", people=[i]))
     events += [node.event("spacing_violation_started", ts=at(two_ago, 11, m), people=[1, 2]) for m in (1, 2)]
     events.append(node.event("spacing_violation_started", ts=at(one_ago, 15), people=[3, 4]))
-    publish.publish_all(sorted(events, key=lambda e: e.ts))
+    publish.send_all(sorted(events, key=lambda e: e.ts))
     # two days ago the hall peaked at 17; yesterday at 23, with window 1 over its limit for two minutes
-    publish.publish_all(
+    publish.send_all(
         [
             node.state({"hall": 17, "w1": 1}, ts=at(two_ago, 10, 10)),
             node.state({"hall": 17, "w1": 1}, ts=at(two_ago, 10, 10, 4)),

@@ -18,7 +18,9 @@ import pytest
 from conftest import Pages, SitePool, viewport_name, wait_for_layout
 from hall_scenario import _crowd, publish_now, publish_week
 from playwright.sync_api import Page, expect
-from web_support import DOCS_IMG, TIMEZONE, Hall, ServerProcess, utc_now, wait_until
+from support.hallwatch import ServerProcess
+from support.processes import wait_until
+from web_support import DOCS_IMG, TIMEZONE, Hall, utc_now
 
 pytestmark = pytest.mark.browser
 MAX_BYTES = 300 * 1024
@@ -51,14 +53,13 @@ def busy_hall(publish: Hall, site: str, server_proc: ServerProcess) -> Iterator[
     try:
         # what is open now: window 3, queue 5 and the pair at window 5 (the rush's hall alert cleared)
         expected = {("window_over_limit", "w3"), ("queue_over_limit", "q5"), ("spacing_violation", "w5")}
-        wait_until(
-            lambda: (
-                {(a["rule"], a["zone"]) for a in server_proc.get("alerts", site=site, status="open")["items"]}
-                == expected
-            ),
-            20,
-            0.3,
-        )
+
+        def open_alerts() -> set[tuple[str, str]]:
+            return {
+                (a["rule"], a["zone"]) for a in server_proc.get("alerts", site=site, status="open")["items"]
+            }
+
+        wait_until(lambda: open_alerts() == expected, 20, 0.3, explain=lambda: f"open: {open_alerts()}")
         # another guide, Anna, took the crowded window
         ops = {"Authorization": f"Bearer {server_proc.token('ops')}"}
         anna = {"username": "anna", "password": "anna-on-the-floor", "role": "guide"}

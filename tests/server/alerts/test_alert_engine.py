@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from support.contract import Node
 
 from edge.contract import CameraEvent
 from server.alerts.engine import AlertEngine
@@ -424,8 +425,6 @@ def test_forget_resolved_bounds_memory_and_keeps_recent() -> None:
 
 def test_observe_dispatches_contract_messages() -> None:
     engine = AlertEngine(AlertRules(window={"trigger_s": 0, "clear_s": 0}))
-    from server_support import Node
-
     node = Node(SITE)
     engine.observe(node.layout(), 0)
     actions = engine.observe(node.state({"w1": 3}), 0)

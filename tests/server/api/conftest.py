@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server_support import login, make_settings, unique
+from server_support import login, make_settings
+from support.processes import unique
 
 from server.runtime import Server, build_server
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Api
-from server_support import Node
+from support.contract import Node
 
 from server.alerts.engine import layout_zones
 from server.api.insights import estimate_waits

@@ -17,7 +17,10 @@ import numpy as np
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from server_support import Node, Publisher, login, make_settings, running, unique, wait_until
+from server_support import login, make_settings, running
+from support.contract import Node
+from support.mqtt import Publisher
+from support.processes import unique, wait_until
 
 from edge.config import NodeConfig, load_config
 from edge.contract import NodeSnapshot, node_topic

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from conftest import Api
-from server_support import Node
+from support.contract import Node
 
 from server.alerts.engine import layout_zones
 from server.alerts.model import AlertAction, AlertKey

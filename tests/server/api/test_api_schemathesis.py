@@ -18,7 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
-from server_support import Node
+from support.contract import Node
 
 from server.alerts.model import AlertAction, AlertKey
 from server.store.ingest_writes import IngestBatch

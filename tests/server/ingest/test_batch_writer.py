@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from server_support import Node, wait_until
+from support.contract import Node
+from support.processes import wait_until
 
 from server.ingest import writer as writer_module
 from server.ingest.writer import BatchWriter

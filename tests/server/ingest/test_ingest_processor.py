@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_support import Node, make_settings, topic_of, unique, wait_until
+from server_support import make_settings
+from support.contract import Node, topic_of
+from support.processes import unique, wait_until
 
 from edge.contract import camera_topic, node_topic
 from server.ingest.live_state import LiveState

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import cv2
 import numpy as np
-from server_support import unique
+from support.processes import unique
 from test_ingest_processor import Rig, rig  # noqa: F401 (the fixture)
 
 from edge.contract import NodeSnapshot, SnapshotRequest, node_topic

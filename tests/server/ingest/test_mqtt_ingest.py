@@ -8,7 +8,10 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_support import Node, Publisher, login, make_settings, running, unique, wait_until
+from server_support import login, make_settings, running
+from support.contract import Node
+from support.mqtt import Publisher
+from support.processes import unique, wait_until
 from test_ingest_processor import hostile_messages
 
 from edge.contract import camera_topic
@@ -156,7 +159,6 @@ def test_rejected_retained_garbage_does_not_stop_the_server(sqlite_url: str, sit
 def test_ops_push_a_config_that_the_node_finds_retained(sqlite_url: str, site: str) -> None:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
-    from server_support import login
 
     from edge.contract import NodeConfigPush
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from server_support import Node, Publisher, make_settings, running, unique, wait_until
+from server_support import make_settings, running
 from sqlalchemy import func, select
+from support.contract import Node
+from support.mqtt import Publisher
+from support.processes import unique, wait_until
 
 from server.db.tables import Alert, Event, OccupancyMinute
 from server.store.alerts import AlertFilter

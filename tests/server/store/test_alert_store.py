@@ -6,8 +6,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_support import unique
 from sqlalchemy import func, select
+from support.processes import unique
 
 from server.alerts.model import AlertAction, AlertKey
 from server.db.tables import Alert

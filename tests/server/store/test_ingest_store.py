@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from server_support import Node
 from sqlalchemy import func, select
 from sqlalchemy.exc import StatementError
+from support.contract import Node
 
 from server.db.tables import Camera, Event, Zone
 from server.db.tables import Node as NodeRow

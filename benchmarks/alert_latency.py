@@ -19,12 +19,8 @@ import json
 import multiprocessing
 import os
 import secrets
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
@@ -32,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import websockets
 
 sys.path.insert(0, str(Path(__file__).parent))
-from server_ingest import PG_ADMIN, free_port, layout, wait_port
+from _server import ServerStack
+from server_ingest import layout
 
 HALLWATCH = str(Path(sys.executable).parent / "hallwatch")
 
@@ -125,43 +121,23 @@ def main() -> None:
     parser.add_argument("--gap-s", type=float, default=0.05, help="pause between probes")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="hallwatch-latency-"))
-    mqtt_port, http_port = free_port(), free_port()
-    (work / "mosquitto.conf").write_text(f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n")
-    broker = subprocess.Popen(
-        [shutil.which("mosquitto") or "mosquitto", "-c", str(work / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    stack = ServerStack(
+        {
+            "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": "0",
+            "HALLWATCH_ALERTS__WINDOW__CLEAR_S": "0",
+            "HALLWATCH_ALERTS__COOLDOWN_S": "0",
+            **{
+                k.removeprefix("BENCH_"): v for k, v in os.environ.items() if k.startswith("BENCH_HALLWATCH_")
+            },
+        }
     )
-    database = f"hallwatch_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    site = f"lat-{secrets.token_hex(3)}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")} | {
-        "HALLWATCH_SECRET_KEY": secrets.token_urlsafe(48),
-        "HALLWATCH_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-        "HALLWATCH_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
-        "HALLWATCH_MQTT__SESSION_EXPIRY_S": "0",
-        "HALLWATCH_HTTP__PORT": str(http_port),
-        "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": "0",
-        "HALLWATCH_ALERTS__WINDOW__CLEAR_S": "0",
-        "HALLWATCH_ALERTS__COOLDOWN_S": "0",
-        **{k.removeprefix("BENCH_"): v for k, v in os.environ.items() if k.startswith("BENCH_HALLWATCH_")},
-    }
-    subprocess.run(
-        [HALLWATCH, "server", "create-user", "bench", "--role", "guide", "--password-stdin"],
-        input="bench-password\n", text=True, env=env, check=True, capture_output=True,
-    )  # fmt: skip
-    server = subprocess.Popen(
-        [HALLWATCH, "server", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "server.log", "w"),  # noqa: SIM115
-    )
+    mqtt_port, http_port, site = stack.mqtt_port, stack.http_port, f"lat-{secrets.token_hex(3)}"
     load: multiprocessing.Process | None = None
     try:
-        wait_port(mqtt_port)
-        wait_port(http_port, 60)
+        stack.hallwatch(
+            "server", "create-user", "bench", "--role", "guide", "--password-stdin", stdin="bench-password\n"
+        )
+        stack.start_server()
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
@@ -203,17 +179,7 @@ def main() -> None:
     finally:
         if load is not None:
             load.terminate()
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        broker.kill()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        if os.environ.get("BENCH_KEEP_LOG"):
-            print((work / "server.log").read_text()[-6000:])
-        shutil.rmtree(work, ignore_errors=True)
+        stack.close()
 
 
 if __name__ == "__main__":

@@ -16,45 +16,19 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
-import re
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from _server import ServerStack
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 METRICS_TOKEN = "bench-" + "m" * 40
 CAMERAS = 100
 EVENT_SHARE = 0.1  # one message in ten is an event (QoS 1), the rest camera states (QoS 0)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on port {port}")
 
 
 def layout(site: str, node: str, seq: int) -> bytes:
@@ -144,40 +118,12 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="hallwatch-bench-"))
-    mqtt_port, http_port = free_port(), free_port()
-    (work / "mosquitto.conf").write_text(
-        f"listener {mqtt_port} 127.0.0.1\nallow_anonymous true\n"
-        "max_queued_messages 1000000\nmax_inflight_messages 0\n"
-    )
-    broker = subprocess.Popen(
-        [shutil.which("mosquitto") or "mosquitto", "-c", str(work / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    database = f"hallwatch_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    site = f"bench-{secrets.token_hex(3)}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")} | {
-        "HALLWATCH_SECRET_KEY": secrets.token_urlsafe(48),
-        "HALLWATCH_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}",
-        "HALLWATCH_MQTT__URL": f"mqtt://127.0.0.1:{mqtt_port}",
-        "HALLWATCH_MQTT__SESSION_EXPIRY_S": "0",
-        "HALLWATCH_HTTP__METRICS_TOKEN": METRICS_TOKEN,
-        "HALLWATCH_HTTP__PORT": str(http_port),
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "hallwatch"), "server", "run"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(work / "server.log", "w"),  # noqa: SIM115
-    )
-    url = f"http://127.0.0.1:{http_port}/metrics"
+    stack = ServerStack({"HALLWATCH_HTTP__METRICS_TOKEN": METRICS_TOKEN})
+    mqtt_port, site = stack.mqtt_port, f"bench-{secrets.token_hex(3)}"
+    url = f"http://127.0.0.1:{stack.http_port}/metrics"
     headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
     try:
-        wait_port(mqtt_port)
-        wait_port(http_port, 60)
+        stack.start_server()
         time.sleep(1.0)
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -238,7 +184,7 @@ def main() -> None:
         drained_after = time.perf_counter() - drain_start
         total_s = time.perf_counter() - t0
         time.sleep(2.0)  # the last occupancy aggregates are written every second
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
+        with psycopg.connect(stack.database_url) as conn:
             events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
             states = conn.execute(
                 "SELECT coalesce(sum(samples), 0) FROM occupancy_minute WHERE zone = 'hall'"
@@ -269,19 +215,7 @@ def main() -> None:
         print(f"write batches : {batches - batches0:.0f}")
         print(f"sustained     : {'yes' if sustained else 'NO'} at {offered:,.0f} msgs/s (target 5,000)")
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        broker.kill()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        log = (work / "server.log").read_text()
-        errors = [line for line in log.splitlines() if re.search(r" (ERROR|WARNING) ", line)]
-        if errors:
-            print("server warnings/errors:", *errors[:10], sep="\n  ")
-        shutil.rmtree(work, ignore_errors=True)
+        stack.close()
 
 
 if __name__ == "__main__":

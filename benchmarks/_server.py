@@ -1,0 +1,99 @@
+"""What the server benchmarks share: a mosquitto and a PostgreSQL database of their own, and the server."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import psycopg
+from _edge import Broker
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+HALLWATCH = str(Path(sys.executable).parent / "hallwatch")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on port {port}")
+
+
+class ServerStack:
+    """A private mosquitto, a temporary PostgreSQL database and `hallwatch server run` against both.
+
+    ``settings`` are ``HALLWATCH_`` variables on top of the stack's own (database, broker, port, a
+    secret key, no persistent MQTT session); `close` stops everything, drops the database and
+    prints the server's warnings and errors (its whole log's end with ``BENCH_KEEP_LOG=1``).
+    """
+
+    def __init__(self, settings: Mapping[str, str]) -> None:
+        self.broker = Broker().start()
+        self.mqtt_port = self.broker.port
+        self.http_port = free_port()
+        self.log_path = self.broker.dir / "server.log"
+        self.database = f"hallwatch_bench_{secrets.token_hex(4)}"
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("HALLWATCH_")} | {
+            "HALLWATCH_SECRET_KEY": secrets.token_urlsafe(48),
+            "HALLWATCH_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
+            "HALLWATCH_MQTT__URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
+            "HALLWATCH_MQTT__SESSION_EXPIRY_S": "0",
+            "HALLWATCH_HTTP__PORT": str(self.http_port),
+            **settings,
+        }
+        self.server: subprocess.Popen[bytes] | None = None
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:5432/{self.database}"
+
+    def hallwatch(self, *args: str, stdin: str) -> None:
+        """Run a `hallwatch` command (such as ``server create-user``) with the stack's settings."""
+        subprocess.run(
+            [HALLWATCH, *args], input=stdin, text=True, env=self.env, check=True, capture_output=True
+        )
+
+    def start_server(self) -> None:
+        """Start the server and wait until it answers HTTP."""
+        with self.log_path.open("w") as log:
+            self.server = subprocess.Popen(
+                [HALLWATCH, "server", "run"], env=self.env, stdout=subprocess.DEVNULL, stderr=log
+            )
+        wait_port(self.http_port, 60)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.send_signal(signal.SIGINT)
+            try:
+                self.server.wait(30)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+        log = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        errors = [line for line in log.splitlines() if re.search(r" (ERROR|WARNING) ", line)]
+        if errors:
+            print("server warnings/errors:", *errors[:10], sep="\n  ")
+        if os.environ.get("BENCH_KEEP_LOG"):
+            print(log[-6000:])
+        self.broker.cleanup()

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -58,11 +59,40 @@ NODE_KINDS: frozenset[str] = frozenset(typing.get_args(NodeTopicKind))
 SERVER_TO_NODE_KINDS: frozenset[str] = frozenset({"config", "snapshot_request"})
 CAMERA_KINDS: frozenset[str] = frozenset({"state", "events", "positions"})
 
+#: Ids (track ids, frame numbers, seq) stay within what a JavaScript number holds exactly.
+MAX_ID = 2**53
+# Control characters (C0, DEL, C1), zero-width characters and bidirectional overrides: text with
+# them can hide or reorder what ops read in a page, a log line or a CSV cell.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _printable(text: str) -> str:
+    match = _UNPRINTABLE.search(text)
+    if match is not None:
+        raise ValueError(f"control or formatting character U+{ord(match.group()):04X} at {match.start()}")
+    return text
+
+
+def clean_text(text: str, max_length: int) -> str:
+    """``text`` as the contract accepts it: control and formatting characters replaced by spaces,
+    then cut to ``max_length`` (what a node does with an exception's message before sending it).
+
+    >>> clean_text("stream\\nstopped\\x1b[31m", 40)
+    'stream stopped [31m'
+    """
+    return _UNPRINTABLE.sub(" ", text)[:max_length]
+
+
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+Text = Annotated[str, AfterValidator(_printable)]  # bounded where used (max_length)
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Metres = Annotated[float, Field(ge=-10_000.0, le=10_000.0, allow_inf_nan=False)]
+Pixels = Annotated[float, Field(ge=-100_000.0, le=100_000.0, allow_inf_nan=False)]
 Seconds = Annotated[float, Field(ge=0.0, le=10_000_000.0, allow_inf_nan=False)]
 Total = Annotated[int, Field(ge=0, lt=2**63)]  # a running total since the node started
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+#: Every contract model: unknown fields refused, finite numbers only.
+_MODEL = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def utc_now() -> datetime:
@@ -108,23 +138,30 @@ def parse_topic(topic: str) -> Topic | None:
 
 
 # -------------------------------------------------------------------------------------- payloads
+def _to_utc(ts: datetime) -> datetime:
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 with an offset: no UTC time exists
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
 class Envelope(BaseModel):
     """Fields every payload carries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="unique; used to drop duplicates")
     site: Name
     node: Name
     camera: Name | None = None
-    seq: int = Field(ge=0, lt=2**63, description="per node, strictly increasing across restarts")
+    seq: int = Field(ge=0, le=MAX_ID, description="per node, strictly increasing across restarts")
     ts: AwareDatetime = Field(description="UTC time the payload describes (frame capture time for events)")
 
     @field_validator("ts")
     @classmethod
     def _utc(cls, ts: datetime) -> datetime:
-        return ts.astimezone(UTC)
+        return _to_utc(ts)
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
@@ -133,11 +170,11 @@ class Envelope(BaseModel):
 class NodeStatus(Envelope):
     kind: Literal["status"] = "status"
     status: Literal["online", "offline", "stopped"]
-    version: str = Field(max_length=40)
+    version: Text = Field(max_length=40)
 
 
 class CameraHealth(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     camera: Name
     connected: bool
@@ -147,10 +184,15 @@ class CameraHealth(BaseModel):
     reconnects: Total = Field(description="times the source was reopened, since start")
     last_frame_ts: AwareDatetime | None = None
 
+    @field_validator("last_frame_ts")
+    @classmethod
+    def _utc(cls, ts: datetime | None) -> datetime | None:
+        return None if ts is None else _to_utc(ts)
+
 
 class NodeHealth(Envelope):
     kind: Literal["health"] = "health"
-    version: str = Field(max_length=40)
+    version: Text = Field(max_length=40)
     uptime_s: Seconds
     cameras: list[CameraHealth] = Field(max_length=256)
     outbox_depth: Count = Field(description="events waiting for their PUBACK")
@@ -160,24 +202,24 @@ class NodeHealth(Envelope):
     refused: Total = Field(
         default=0, description="events the broker refused (PUBACK with an error, e.g. its ACL), since start"
     )
-    last_config_error: str | None = Field(
+    last_config_error: Text | None = Field(
         default=None, max_length=500, description="why the last refused config push was refused"
     )
 
 
 class LayoutZone(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     id: Name
     kind: Literal["window", "queue", "hall", "entrance"]
-    name: str | None = Field(default=None, max_length=120)
+    name: Text | None = Field(default=None, max_length=120)
     polygon: list[tuple[Metres, Metres]] = Field(default_factory=list, max_length=256)
     line: tuple[tuple[Metres, Metres], tuple[Metres, Metres]] | None = None
     limit: Count | None = Field(
         default=None, description="max_people for windows/queues, capacity for the hall"
     )
     window: Name | None = Field(default=None, description="for a queue: its window")
-    cameras: list[Name] | None = None
+    cameras: list[Name] | None = Field(default=None, max_length=256)
     inside: tuple[Metres, Metres] | None = Field(
         default=None, description="entrance: the floor point on the hall's side, when the config sets one"
     )
@@ -186,20 +228,28 @@ class LayoutZone(BaseModel):
 class LayoutLens(BaseModel):
     """A camera's lens intrinsics, as in its config (`calibration.lens`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     model: Literal["pinhole", "fisheye"]
     camera_matrix: tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]
     distortion: list[float] = Field(max_length=14)
 
+    @field_validator("camera_matrix", "distortion")
+    @classmethod
+    def _moderate(cls, value: Any) -> Any:
+        flat = [v for row in value for v in row] if value and isinstance(value[0], tuple) else value
+        if any(abs(v) > 1e7 for v in flat):
+            raise ValueError("lens values must lie within ±1e7")
+        return value
+
 
 class LayoutCamera(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     id: Name
     anchor: Literal["feet", "head", "center"]
-    reprojection_error_cm: float = Field(ge=0.0, allow_inf_nan=False)
-    image_points: list[tuple[float, float]] = Field(max_length=64)
+    reprojection_error_cm: float = Field(ge=0.0, le=1e9, allow_inf_nan=False)
+    image_points: list[tuple[Pixels, Pixels]] = Field(max_length=64)
     floor_points: list[tuple[Metres, Metres]] = Field(max_length=64)
     lens: LayoutLens | None = Field(
         default=None, description="the lens undistorted before the homography, if the camera has one"
@@ -218,6 +268,11 @@ class NodeLayout(Envelope):
     )
 
 
+#: What a config push may replace, and how large the server lets one be (a hall's cameras and zones).
+CONFIG_PUSH_KEYS: frozenset[str] = frozenset({"cameras", "zones", "spacing"})
+MAX_CONFIG_PUSH_BYTES = 128 * 1024
+
+
 class NodeConfigPush(BaseModel):
     """Server to node, retained: new calibration and zones for the node to apply (issue 5).
 
@@ -228,12 +283,12 @@ class NodeConfigPush(BaseModel):
     `NodeHealth.rejected_config` with the reason in `last_config_error`. See docs/mqtt.md.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
     ts: AwareDatetime = Field(default_factory=utc_now)
-    issued_by: str = Field(max_length=120)
+    issued_by: Text = Field(max_length=120)
     config: dict[str, Any] = Field(
         description="the parts of the node config to replace: cameras, zones, spacing"
     )
@@ -262,7 +317,7 @@ class SnapshotRequest(BaseModel):
     `blur` is set. It ignores a request that is invalid, for another node, or past `expires_at`.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
     schema_version: Literal[1] = SCHEMA_VERSION
     kind: Literal["snapshot_request"] = "snapshot_request"
@@ -271,14 +326,14 @@ class SnapshotRequest(BaseModel):
     node: Name
     camera: Name
     blur: bool = Field(default=True, description="blur the people in the picture")
-    requested_by: str = Field(max_length=120, description="who asked (a user name)")
+    requested_by: Text = Field(max_length=120, description="who asked (a user name)")
     ts: AwareDatetime = Field(default_factory=utc_now, description="when it was asked")
     expires_at: AwareDatetime = Field(description="the node ignores the request after this time")
 
     @field_validator("ts", "expires_at")
     @classmethod
     def _utc(cls, ts: datetime) -> datetime:
-        return ts.astimezone(UTC)
+        return _to_utc(ts)
 
     @model_validator(mode="after")
     def _short_lived(self) -> SnapshotRequest:
@@ -321,7 +376,7 @@ class NodeSnapshot(Envelope):
         "(the node had no person boxes)",
     )
     people_blurred: int | None = Field(default=None, ge=0, le=10_000, description="boxes blurred")
-    error: str | None = Field(default=None, max_length=300, description="why there is no picture")
+    error: Text | None = Field(default=None, max_length=300, description="why there is no picture")
 
     @model_validator(mode="after")
     def _picture_or_error(self) -> NodeSnapshot:
@@ -354,12 +409,16 @@ class CameraState(Envelope):
 
     kind: Literal["state"] = "state"
     camera: Name
-    frame: int = Field(ge=0)
+    frame: Id
     people: Count = Field(description="people in view")
-    zones: dict[Name, Count] = Field(description="smoothed count per zone (windows, queues, hall)")
+    zones: dict[Name, Count] = Field(
+        max_length=512, description="smoothed count per zone (windows, queues, hall)"
+    )
     violations: Count = Field(description="spacing violations active now (pairs)")
     crossings: dict[Name, dict[Literal["in", "out"], Count]] = Field(
-        default_factory=dict, description="entrance line -> people in/out since the node started"
+        default_factory=dict,
+        max_length=512,
+        description="entrance line -> people in/out since the node started",
     )
 
 
@@ -388,17 +447,17 @@ class CameraEvent(Envelope):
     zone: Name | None = None
     count: Count | None = None
     limit: Count | None = None
-    people: list[int] = Field(default_factory=list, max_length=2)
+    people: list[Id] = Field(default_factory=list, max_length=2)
     distance_m: float | None = Field(default=None, ge=0.0, le=1000.0, allow_inf_nan=False)
     floor: tuple[Metres, Metres] | None = None
     duration_s: Seconds | None = None
-    reason: str | None = Field(default=None, max_length=300)
+    reason: Text | None = Field(default=None, max_length=300)
 
 
 class FloorPosition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _MODEL
 
-    id: int = Field(ge=0, description="track id, anonymous and reused after a restart")
+    id: Id = Field(description="track id, anonymous and reused after a restart")
     x: Metres
     y: Metres
 
@@ -428,45 +487,115 @@ _KIND_FOR_TOPIC: dict[str, str] = {
 MAX_PAYLOAD_BYTES = 256 * 1024
 
 
+#: Why a message was refused: the label ingest counts rejections by.
+RejectReason = Literal["topic", "config_topic", "too_large", "invalid", "mismatch", "stale", "future"]
+
+
 class PayloadError(ValueError):
-    """A message that does not follow the contract; the text says why."""
+    """A message that does not follow the contract; the text says why, ``reason`` in one word."""
+
+    def __init__(self, message: str, reason: RejectReason = "invalid") -> None:
+        super().__init__(message)
+        self.reason: RejectReason = reason
 
 
-def parse_payload(topic: str, payload: bytes) -> Payload:
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """How far a payload's times may lie from the receiver's clock.
+
+    ``past_s`` and ``future_s`` bound every payload; events, statuses and layouts may be older, up
+    to ``replay_past_s``: events wait in a node's outbox while the broker is away and are sent late,
+    a status `offline` (the last will) carries the time its connection opened, and a retained layout
+    the time it was published.
+    """
+
+    past_s: float = 86_400.0
+    future_s: float = 86_400.0
+    replay_past_s: float = 30 * 86_400.0
+
+
+#: Payload kinds that may arrive long after their `ts` (outbox replay, last will, retained layout).
+REPLAYED_KINDS: frozenset[str] = frozenset({"event", "status", "layout"})
+
+
+def parse_payload(
+    topic: str, payload: bytes, *, now: datetime | None = None, window: TimeWindow | None = None
+) -> Payload:
     """Validate one MQTT message against the contract.
 
-    Checks the topic, the payload's size and JSON, its schema, and that the topic's site, node or
-    camera and kind agree with the payload's own fields. Snapshots may be larger
-    (`MAX_SNAPSHOT_PAYLOAD_BYTES`); the server-to-node topics (config, snapshot_request) are refused.
+    Checks the topic, the payload's size and JSON, its schema (strictly: a number where a number
+    belongs, a time as an ISO 8601 string, finite numbers, no control characters in text), and
+    that the topic's site, node or camera and kind agree with the payload's own fields. Snapshots
+    may be larger (`MAX_SNAPSHOT_PAYLOAD_BYTES`); the server-to-node topics (config,
+    snapshot_request) are refused. Given ``now``, its times must also lie within ``window`` of it.
 
     Raises:
-        PayloadError: for anything that is not a valid message; never any other exception.
+        PayloadError: for anything that is not a valid message, with its ``reason``; never any
+            other exception.
     """
     parsed = parse_topic(topic)
     if parsed is None:
-        raise PayloadError(f"not a hallwatch topic: {topic[:200]!r}")
+        raise PayloadError(f"not a hallwatch topic: {topic[:200]!r}", "topic")
     if parsed.kind == "config":
-        raise PayloadError("config pushes go from the server to nodes; parse them with NodeConfigPush")
+        raise PayloadError(
+            "config pushes go from the server to nodes; parse them with NodeConfigPush", "config_topic"
+        )
     if parsed.kind == "snapshot_request":
         raise PayloadError(
-            "snapshot requests go from the server to nodes; parse them with parse_snapshot_request"
+            "snapshot requests go from the server to nodes; parse them with parse_snapshot_request",
+            "config_topic",
         )
     limit = MAX_SNAPSHOT_PAYLOAD_BYTES if parsed.kind == "snapshot" else MAX_PAYLOAD_BYTES
     if len(payload) > limit:
-        raise PayloadError(f"payload of {len(payload)} bytes exceeds {limit}")
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {limit}", "too_large")
     try:
-        message = _PAYLOAD.validate_json(payload)
-    except ValueError as exc:  # pydantic.ValidationError and JSON errors are ValueErrors
-        raise PayloadError(f"invalid payload on {topic}: {_short(exc)}") from None
+        message = _PAYLOAD.validate_json(payload, strict=True)
+    except Exception as exc:  # ValidationError, and whatever else a validator may raise: all refusals
+        raise PayloadError(f"invalid payload on {topic}: {_short(exc)}", "invalid") from None
     expected_kind = _KIND_FOR_TOPIC[parsed.kind]
     if message.kind != expected_kind:
-        raise PayloadError(f"a {message.kind!r} payload on a {parsed.kind!r} topic")
+        raise PayloadError(f"a {message.kind!r} payload on a {parsed.kind!r} topic", "mismatch")
     if message.site != parsed.site:
-        raise PayloadError(f"payload site {message.site!r} does not match topic site {parsed.site!r}")
+        raise PayloadError(
+            f"payload site {message.site!r} does not match topic site {parsed.site!r}", "mismatch"
+        )
     owner = message.node if parsed.scope == "nodes" else message.camera
     if owner != parsed.name:
-        raise PayloadError(f"payload {parsed.scope[:-1]} {owner!r} does not match topic {parsed.name!r}")
+        raise PayloadError(
+            f"payload {parsed.scope[:-1]} {owner!r} does not match topic {parsed.name!r}", "mismatch"
+        )
+    if now is not None:
+        check_times(message, now, window or TimeWindow())
     return message
+
+
+def check_times(message: Payload, now: datetime, window: TimeWindow) -> None:
+    """Refuse a payload whose times lie outside ``window`` around ``now``.
+
+    Raises:
+        PayloadError: ``stale`` (too old) or ``future``.
+    """
+    past = window.replay_past_s if message.kind in REPLAYED_KINDS else window.past_s
+    times: list[tuple[str, datetime | None, float]] = [("ts", message.ts, past)]
+    if isinstance(message, NodeHealth):
+        # A camera that has been dead for a while reports its last frame's old time.
+        times += [
+            (f"{c.camera}.last_frame_ts", c.last_frame_ts, window.replay_past_s) for c in message.cameras
+        ]
+    for name, ts, past_s in times:
+        if ts is None:
+            continue
+        ahead = (ts - now).total_seconds()
+        if ahead > window.future_s:
+            raise PayloadError(
+                f"{name} {ts.isoformat()} is {ahead:.0f} s ahead of this server's clock "
+                f"(at most {window.future_s:.0f} s): check the node's clock",
+                "future",
+            )
+        if -ahead > past_s:
+            raise PayloadError(
+                f"{name} {ts.isoformat()} is {-ahead:.0f} s old (at most {past_s:.0f} s)", "stale"
+            )
 
 
 def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
@@ -478,16 +607,19 @@ def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
     """
     parsed = parse_topic(topic)
     if parsed is None or parsed.kind != "snapshot_request":
-        raise PayloadError(f"not a snapshot request topic: {topic[:200]!r}")
+        raise PayloadError(f"not a snapshot request topic: {topic[:200]!r}", "topic")
     if len(payload) > MAX_SNAPSHOT_REQUEST_BYTES:
-        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_SNAPSHOT_REQUEST_BYTES}")
+        raise PayloadError(
+            f"payload of {len(payload)} bytes exceeds {MAX_SNAPSHOT_REQUEST_BYTES}", "too_large"
+        )
     try:
-        request = SnapshotRequest.model_validate_json(payload)
-    except ValueError as exc:
+        request = SnapshotRequest.model_validate_json(payload, strict=True)
+    except Exception as exc:  # every refusal is a PayloadError
         raise PayloadError(f"invalid snapshot request on {topic}: {_short(exc)}") from None
     if (request.site, request.node) != (parsed.site, parsed.name):
         raise PayloadError(
-            f"request for {request.site}/{request.node} on the topic of {parsed.site}/{parsed.name}"
+            f"request for {request.site}/{request.node} on the topic of {parsed.site}/{parsed.name}",
+            "mismatch",
         )
     return request
 

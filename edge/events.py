@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from edge.contract import CameraEvent, CameraPositions, CameraState, FloorPosition
+from edge.contract import CameraEvent, CameraPositions, CameraState, FloorPosition, clean_text
 from vision.state import HallEvent, HallState
 
 
@@ -89,7 +89,7 @@ def camera_lost(origin: Origin, camera: str, reason: str, *, seq: int, ts: datet
         seq=seq,
         ts=ts,
         type="camera_lost",
-        reason=reason[:300],
+        reason=clean_text(reason, 300),
     )
 
 
@@ -104,7 +104,7 @@ def camera_recovered(
         ts=ts,
         type="camera_recovered",
         duration_s=max(0.0, down_s),
-        reason=reason[:300] if reason else None,
+        reason=clean_text(reason, 300) if reason else None,
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 
-from edge.contract import CameraHealth, NodeHealth
+from edge.contract import CameraHealth, NodeHealth, clean_text
 from edge.events import Origin
 
 
@@ -115,5 +115,5 @@ def node_health(
         published=published,
         refused=refused,
         rejected_config=rejected_config,
-        last_config_error=last_config_error[:500] if last_config_error else None,
+        last_config_error=clean_text(last_config_error, 500) if last_config_error else None,
     )

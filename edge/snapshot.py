@@ -38,6 +38,7 @@ from edge.contract import (
     NodeSnapshot,
     PayloadError,
     SnapshotRequest,
+    clean_text,
     parse_snapshot_request,
 )
 from edge.events import Origin
@@ -293,5 +294,5 @@ class SnapshotResponder:
             seq=self._next_seq(),
             ts=now,
             request_id=request.event_id,
-            error=reason[:300],
+            error=clean_text(reason, 300),
         )

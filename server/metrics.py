@@ -16,7 +16,7 @@ class Metrics:
         )
         self.rejected = Counter(
             "hallwatch_ingest_rejected_total",
-            "MQTT messages refused because they break the contract, by reason",
+            "MQTT messages refused (the contract, the server's identity checks, or the database), by reason",
             ["reason"],
             registry=r,
         )
@@ -49,6 +49,28 @@ class Metrics:
         self.live_dropped = Counter(
             "hallwatch_live_dropped_total",
             "live-stream clients cut off because they could not keep up",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "hallwatch_ingest_dead_letters_total",
+            "messages set aside in the dead-letter table (ops list them on the nodes page), by reason",
+            ["reason"],
+            registry=r,
+        )
+        self.store_healthy = Gauge(
+            "hallwatch_store_healthy",
+            "0 while the database fails ingest writes (not because of data)",
+            registry=r,
+        )
+        self.store_healthy.set(1)
+        self.ingest_lag = Gauge(
+            "hallwatch_ingest_lag_seconds",
+            "age of the oldest received message not yet stored (0 when all are)",
+            registry=r,
+        )
+        self.quarantined = Counter(
+            "hallwatch_ingest_quarantined_total",
+            "messages from nodes ops have not accepted yet (held, not stored)",
             registry=r,
         )
         self.logins = Counter("hallwatch_logins_total", "login attempts, by outcome", ["outcome"], registry=r)

@@ -56,6 +56,7 @@ class Ingest:
             settings.broker(), settings.mqtt, self.processor.offer, metrics, ca_file=ca_file, clock=clock
         )
         self.processor.acker = self.client.ack
+        self._clock = clock
 
     def start(self) -> None:
         if self.broker is not None:
@@ -71,6 +72,16 @@ class Ingest:
 
     def request_alert_sync(self) -> None:
         self.processor.request_alert_sync()
+
+    def request_identity_sync(self) -> None:
+        self.processor.request_identity_sync()
+
+    @property
+    def store_healthy(self) -> bool:
+        return self.processor.writer.healthy
+
+    def lag_s(self) -> float:
+        return self.processor.lag_s(self._clock())
 
     @property
     def queue_depth(self) -> int:

@@ -117,6 +117,29 @@ class IngestSettings(_Strict):
         default=0.5, ge=0.0, le=60.0, description="live positions are pushed at most this often per camera"
     )
     heatmap_cell_m: float = Field(default=0.5, gt=0.0, le=10.0, description="heatmap cell size in metres")
+    clock_window_s: float = Field(
+        default=86_400.0,
+        ge=60.0,
+        le=30 * 86_400.0,
+        description="a payload's time may be this far from the server's clock, ahead or behind",
+    )
+    replay_window_s: float = Field(
+        default=30 * 86_400.0,
+        ge=60.0,
+        le=400 * 86_400.0,
+        description="events, statuses and layouts may be this old (a node's outbox replays late)",
+    )
+    accept_new_nodes: bool = Field(
+        default=False,
+        description="store nodes the server has not seen before at once; off: they wait for ops to "
+        "accept them on the nodes page (demo mode turns it on)",
+    )
+    max_lag_s: float = Field(
+        default=60.0,
+        gt=0.0,
+        le=86_400.0,
+        description="/healthz says degraded when a received message waits longer than this to be stored",
+    )
 
 
 class RetentionSettings(_Strict):

@@ -19,21 +19,38 @@ _metrics_bearer = HTTPBearer(auto_error=False, description="the metrics token, o
 
 @router.get("/healthz")
 def health(services: ServicesDep) -> HealthOut:
-    """Liveness for load balancers and systemd (no login): database reachable, broker connected."""
+    """Liveness for load balancers and systemd (no login): database reachable, broker connected,
+    ingest storing what arrives (not failing, not lagging), and what was set aside."""
+    problems: list[str] = []
+    dead_letters = candidates = 0
     try:
         with services.store.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         database = True
+        dead_letters, candidates = services.store.quarantine.counts()
     except Exception:
         database = False
+        problems.append("the database cannot be reached")
     ingest = services.ingest
     connected = ingest.mqtt_connected if ingest is not None else None
-    ok = database and connected is not False
+    store_ok = ingest.store_healthy if ingest is not None else None
+    lag = ingest.lag_s() if ingest is not None else 0.0
+    if connected is False:
+        problems.append("not connected to the MQTT broker")
+    if store_ok is False:
+        problems.append("ingest cannot write to the database; messages wait unacknowledged")
+    if lag > services.settings.ingest.max_lag_s:
+        problems.append(f"ingest is {lag:.0f} s behind")
     return HealthOut(
-        status="ok" if ok else "degraded",
+        status="degraded" if problems else "ok",
         database=database,
         mqtt_connected=connected,
         queue_depth=ingest.queue_depth if ingest is not None else 0,
+        store_ok=store_ok,
+        ingest_lag_s=round(lag, 3),
+        dead_letters=dead_letters,
+        quarantined_nodes=candidates,
+        problems=problems,
     )
 
 

@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, MetaData, String, Uuid
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, MetaData, String, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from server.db.types import UtcDateTime
@@ -206,3 +206,51 @@ class Alert(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class DeadLetter(Base):
+    """A message ingest refused or could not store: kept for ops to read, then delete (issue 11).
+
+    Only an excerpt of the payload is kept, as bytes (it may hold anything, NUL included).
+    """
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_site_node", "site", "node"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime]
+    topic: Mapped[str] = mapped_column(String(300))
+    site: Mapped[str | None] = mapped_column(Id, doc="from the topic, when it is a hallwatch topic")
+    node: Mapped[str | None] = mapped_column(Id, doc="the topic's node, or the owner of its camera")
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary, doc="the first bytes of the payload")
+
+
+class NodeCandidate(Base):
+    """A node the server heard from but ops have not accepted yet: quarantined (issue 11).
+
+    Its messages are not stored and raise no alerts; its last layout waits here, so that accepting
+    the node shows its zones at once.
+    """
+
+    __tablename__ = "node_candidates"
+
+    site: Mapped[str] = mapped_column(Id, primary_key=True)
+    node: Mapped[str] = mapped_column(Id, primary_key=True)
+    first_seen_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    messages: Mapped[int] = mapped_column(BigInteger)
+    version: Mapped[str | None] = mapped_column(String(40))
+    layout: Mapped[dict[str, Any] | None]
+
+
+class RevokedToken(Base):
+    """A login ended by logging out, until it would have expired anyway."""
+
+    __tablename__ = "revoked_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

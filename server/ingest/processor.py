@@ -5,8 +5,9 @@ everything after that, so the alert engine, the aggregates and the live state ne
 their own. Each round the worker:
 
 1. takes every waiting message (up to ``batch_size``), validates it with the contract's
-   `parse_payload` (refused ones are counted by reason and logged, rate-limited), drops duplicate
-   event ids, and feeds the alert engine, the aggregates and the live state;
+   `parse_payload` (times within ``ingest.clock_window_s`` of the server's clock), drops duplicate
+   event ids, checks who sent it (`server.ingest.identity`: an accepted node, its own cameras, a
+   snapshot that was asked for), and feeds the alert engine, the aggregates and the live state;
 2. ticks the alert engine and stores its actions at once (alerts are latency-sensitive), then
    publishes the changed alerts to the live stream;
 3. hands the batch (events, node health, layouts; minute aggregates every ``flush_interval_s``,
@@ -14,13 +15,20 @@ their own. Each round the worker:
    its own thread and only then acknowledges the QoS 1 messages it held, so a crash before the
    commit makes the broker deliver them again;
 4. every ``alert_sync_s`` re-reads alerts changed elsewhere (another replica, a person) and hands
-   them to the engine and the live stream.
+   them to the engine and the live stream, and re-reads the nodes ops accepted.
 
+One bad message never stops the hall: a message that is refused (by the contract or the checks
+above), or whose handling fails in any way, is refused alone. It is counted by reason
+(``hallwatch_ingest_rejected_total``), logged (rate-limited) with its topic and event id, kept in
+the dead-letter table for ops, and acknowledged with its round, so the broker never delivers it
+again; the messages around it go on. Messages of nodes ops have not accepted yet are held as a
+candidate (quarantine), not stored.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -39,11 +47,14 @@ from edge.contract import (
     NodeStatus,
     Payload,
     PayloadError,
+    TimeWindow,
     parse_payload,
+    parse_topic,
 )
 from server.alerts.engine import AlertEngine, CameraCounts, layout_zones
 from server.alerts.model import AlertAction
 from server.ingest.dedupe import RecentIds
+from server.ingest.identity import Identity
 from server.ingest.live_state import CameraNow, LiveState, ZoneNow
 from server.ingest.occupancy import OccupancyAccumulator
 from server.ingest.snapshots import SnapshotStore
@@ -56,13 +67,15 @@ from server.schemas.events import EventOut
 from server.settings import Settings
 from server.store import Store
 from server.store.alerts import to_snapshot
-from server.store.ingest_writes import CameraFlag, IngestBatch
+from server.store.ingest_writes import CameraFlag, CandidateSeen, DeadLetterRow, IngestBatch
 from server.store.retention import prune
 
 log = logging.getLogger(__name__)
 
 FULL_SYNC_S = 60.0
+IDENTITY_SYNC_S = 5.0  # accepted nodes and camera owners are re-read this often
 ROLLUP_EVERY = 5  # hourly and daily aggregates are written every fifth flush
+_EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([0-9A-Fa-f-]{32,36})"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,20 +98,15 @@ class _Round:
     acks: list[tuple[int, int]] = field(default_factory=list)
     states: list[CameraCounts] = field(default_factory=list)
     cameras: list[CameraNow] = field(default_factory=list)
+    oldest: float | None = None
 
 
-def reject_reason(error: PayloadError) -> str:
-    """A short label for why `parse_payload` refused a message (the metric's ``reason``)."""
-    text = str(error)
-    if text.startswith("not a hallwatch topic"):
-        return "topic"
-    if text.startswith(("config pushes", "snapshot requests")):  # server-to-node topics
-        return "config_topic"
-    if "exceeds" in text and text.startswith("payload of"):
-        return "too_large"
-    if "does not match" in text or "payload on a" in text:
-        return "mismatch"
-    return "invalid"
+class Refused(Exception):
+    """A message refused by the server's own checks (after the contract's)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class IngestProcessor:
@@ -134,6 +142,14 @@ class IngestProcessor:
             settings.zoneinfo, settings.ingest.max_state_gap_s, settings.ingest.heatmap_cell_m
         )
         self._seen = RecentIds(settings.ingest.dedupe_window)
+        self._window = TimeWindow(
+            past_s=settings.ingest.clock_window_s,
+            future_s=settings.ingest.clock_window_s,
+            replay_past_s=settings.ingest.replay_window_s,
+        )
+        self.identity = Identity(accept_new_nodes=settings.ingest.accept_new_nodes or settings.demo)
+        self._identity_now = threading.Event()
+        self._next_identity = 0.0
         self._bad = RateLimitedLog(log)
         self._writer = BatchWriter(store.ingest.write, metrics)
         self._thread: threading.Thread | None = None
@@ -182,8 +198,9 @@ class IngestProcessor:
             self._wake.set()
 
     def start(self) -> None:
-        """Load alert state from the database and start the worker and writer threads."""
+        """Load alert state and accepted nodes from the database and start the worker and writer threads."""
         self._full_sync(self._clock())
+        self._identity_sync(self._clock())
         self._writer.start()
         self._thread = threading.Thread(target=self._run, name="hallwatch-ingest", daemon=True)
         self._thread.start()
@@ -202,6 +219,20 @@ class IngestProcessor:
     def request_alert_sync(self) -> None:
         """Re-read changed alerts soon (after a person acknowledged or resolved one)."""
         self._sync_now.set()
+
+    def request_identity_sync(self) -> None:
+        """Re-read the accepted nodes soon (after ops accepted one)."""
+        self._identity_now.set()
+
+    def lag_s(self, now: float) -> float:
+        """Age of the oldest received message not stored yet (0 when everything is)."""
+        oldest = self._writer.oldest_unstored
+        try:
+            head = self._queue[0].received_at
+        except IndexError:
+            head = None
+        times = [t for t in (oldest, head) if t is not None]
+        return max(0.0, now - min(times)) if times else 0.0
 
     @property
     def queue_depth(self) -> int:
@@ -223,9 +254,14 @@ class IngestProcessor:
         """Handle the waiting messages (waiting up to ``wait_s`` for the first); returns how many."""
         items = self._take(wait_s)
         now = self._clock()
+        if self._identity_now.is_set():  # ops just accepted a node: take its messages from now on
+            self._identity_now.clear()
+            self._maintain_identity(now)
         rnd = _Round()
         for raw in items:
             self._handle(raw, rnd)
+        if items:
+            rnd.oldest = min(raw.received_at for raw in items)
         self.handled += len(items)
         if rnd.states:
             rnd.actions.extend(self._engine.observe_states(rnd.states))
@@ -239,9 +275,10 @@ class IngestProcessor:
             occupancy, heatmap = self._aggregates.drain(rollups=rollups)
             rnd.batch.occupancy, rnd.batch.heatmap = occupancy, heatmap
             self._next_flush = now + self._ingest.flush_interval_s
-        self._writer.submit(rnd.batch, rnd.acks)
+        self._writer.submit(rnd.batch, rnd.acks, rnd.oldest)
         self._hub.publish(rnd.live)
         self._metrics.queue_depth.set(len(self._queue))
+        self._metrics.ingest_lag.set(self.lag_s(now))
         self._maintain(now)
         return len(items)
 
@@ -264,20 +301,33 @@ class IngestProcessor:
             log.debug("empty message on %s (a retained message was cleared)", raw.topic[:200])
             return
         try:
-            msg = parse_payload(raw.topic, raw.payload)
+            self._take_message(raw, rnd)
         except PayloadError as exc:
-            reason = reject_reason(exc)
-            self._metrics.rejected.labels(reason=reason).inc()
-            self._bad.warning(
-                f"rejected:{reason}",
-                "refused a message on %s: %s (check the sender's hallwatch version and the MQTT contract)",
-                raw.topic[:200],
-                exc,
-            )
-            return
+            self._refuse(raw, rnd, exc.reason, str(exc))
+        except Refused as exc:
+            self._refuse(raw, rnd, exc.reason, str(exc))
+        except Exception as exc:  # a bug or a value nobody foresaw: this message only
+            log.exception("could not handle a message on %s", raw.topic[:200])
+            self._refuse(raw, rnd, "error", f"could not handle it: {type(exc).__name__}: {exc}")
+
+    def _take_message(self, raw: RawMessage, rnd: _Round) -> None:
+        msg = parse_payload(raw.topic, raw.payload, now=_dt(raw.received_at), window=self._window)
         if not self._seen.add(msg.event_id):
             self._metrics.duplicates.inc()
             return
+        if not self.identity.accepted(msg.site, msg.node):
+            if not self.identity.accept_new_nodes:
+                self._quarantine(msg, raw, rnd)
+                return
+            self.identity.accept(msg.site, msg.node)
+        refusal = self.identity.check(msg)
+        if refusal is not None:
+            raise Refused(refusal.reason, refusal.detail)
+        if isinstance(msg, NodeSnapshot):
+            problem = self.snapshots.claim(msg, raw.received_at)
+            if problem is not None:
+                raise Refused("unsolicited", problem)
+        self.identity.bind(msg)
         counter = self._received.get(msg.kind)
         if counter is None:
             counter = self._received[msg.kind] = self._metrics.received.labels(kind=msg.kind)
@@ -291,6 +341,70 @@ class IngestProcessor:
         else:
             rnd.actions.extend(self._engine.observe(msg, now))
         self._dispatch(msg, received, rnd)
+
+    def _refuse(self, raw: RawMessage, rnd: _Round, reason: str, detail: str) -> None:
+        """Count, log and set aside one message; it is acknowledged with the round."""
+        self._metrics.rejected.labels(reason=reason).inc()
+        match = _EVENT_ID.search(raw.payload[:4096])
+        event_id = match.group(1).decode() if match else None
+        topic = parse_topic(raw.topic)
+        site = topic.site if topic else None
+        node = None
+        if topic is not None:
+            node = topic.name if topic.scope == "nodes" else self.identity.owner(topic.site, topic.name)
+        self._bad.warning(
+            f"rejected:{reason}",
+            "refused a message on %s (event %s, %s): %s",
+            raw.topic[:200],
+            event_id,
+            reason,
+            detail[:300],
+        )
+        if reason == "stale" and raw.retain:
+            return  # an old retained message (a dead camera's last state): normal, counted only
+        self._metrics.dead_letters.labels(reason=reason).inc()
+        rnd.batch.dead_letters.append(
+            DeadLetterRow(
+                received_at=_dt(raw.received_at),
+                topic=raw.topic,
+                site=site,
+                node=node,
+                event_id=event_id,
+                reason=reason,
+                detail=detail,
+                payload=raw.payload,
+            )
+        )
+
+    def _quarantine(self, msg: Payload, raw: RawMessage, rnd: _Round) -> None:
+        """Hold a message of a node ops have not accepted: counted, never stored or alerted.
+
+        Only node topics (which the broker's ACL ties to the node's login) make a candidate; camera
+        messages of an unknown node are counted only, so no payload can invent candidates.
+        """
+        self._metrics.quarantined.inc()
+        self._bad.warning(
+            f"quarantined:{msg.site}/{msg.node}",
+            "node %s of site %s is not accepted yet: its messages are held, not stored (ops accept it "
+            "on the nodes page)",
+            msg.node,
+            msg.site,
+        )
+        if not isinstance(msg, NodeStatus | NodeHealth | NodeLayout):
+            return
+        received = _dt(raw.received_at)
+        seen = CandidateSeen(
+            first_seen_at=received,
+            last_seen_at=received,
+            version=msg.version if isinstance(msg, NodeStatus | NodeHealth) else None,
+            layout=msg.model_dump(mode="json") if isinstance(msg, NodeLayout) else None,
+        )
+        key = (msg.site, msg.node)
+        mine = rnd.batch.candidates.get(key)
+        if mine is None:
+            rnd.batch.candidates[key] = seen
+        else:
+            mine.merge(seen)
 
     def _dispatch(self, msg: Payload, received: datetime, rnd: _Round) -> None:
         batch = rnd.batch
@@ -412,8 +526,25 @@ class IngestProcessor:
             self._hub.publish(alert_messages(rows))
 
     # ------------------------------------------------------------------------------ storing
+    def _identity_sync(self, now: float) -> None:
+        """Re-read accepted nodes and camera owners; nodes accepted since bring their layout."""
+        for layout in self.identity.load(self._store.nodes.nodes(), self._store.nodes.cameras()):
+            zones = layout_zones(layout)
+            self._engine.set_layout(layout.site, zones)
+            self._live.set_layout(layout.site, zones)
+        self._next_identity = now + IDENTITY_SYNC_S
+
+    def _maintain_identity(self, now: float) -> None:
+        try:
+            self._identity_sync(now)
+        except Exception as exc:
+            self._metrics.store_errors.labels(what="maintenance").inc()
+            self._bad.error("identity", "could not re-read the accepted nodes, retrying later: %s", exc)
+
     def _maintain(self, now: float) -> None:
         try:
+            if now >= self._next_identity:
+                self._identity_sync(now)
             if now >= self._next_full_sync:
                 self._full_sync(now)
                 self._engine.forget_resolved(now)

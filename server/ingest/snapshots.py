@@ -5,7 +5,9 @@ worker puts each one here; the API hands the latest one per camera to ops for `t
 forgets it. Nothing here is written to disk, and a restart forgets every picture.
 
 Requests are remembered too (briefly), so that the API can tell "still waiting for the node" from
-"the node answered" and "the node never answered".
+"the node answered" and "the node never answered", and so that the ingest takes a snapshot only as
+the first answer to a request this server sent, for that node and camera, before it expired
+(`claim`): a node cannot push pictures nobody asked for, nor replace another camera's.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class PendingRequest:
     expires_at: float
 
 
+ANSWER_GRACE_S = 10.0  # a node answers before expires_at; the answer may take this long to arrive
+
+
 class SnapshotStore:
     """Thread-safe: the ingest worker `put`s, API requests read. Bounded in count and in time.
 
@@ -92,6 +97,7 @@ class SnapshotStore:
         self._lock = threading.Lock()
         self._latest: OrderedDict[tuple[str, str], StoredSnapshot] = OrderedDict()
         self._requests: OrderedDict[uuid.UUID, PendingRequest] = OrderedDict()
+        self._answered: set[uuid.UUID] = set()
         self.received = 0
 
     def requested(self, request: PendingRequest) -> None:
@@ -99,11 +105,34 @@ class SnapshotStore:
         with self._lock:
             self._requests[request.request_id] = request
             while len(self._requests) > 4 * self.max_cameras:
-                self._requests.popitem(last=False)
+                self._answered.discard(self._requests.popitem(last=False)[0])
 
     def request(self, request_id: uuid.UUID) -> PendingRequest | None:
         with self._lock:
             return self._requests.get(request_id)
+
+    def claim(self, msg: NodeSnapshot, received_at: float) -> str | None:
+        """Take ``msg`` as the answer to its request; None if it may be kept, else why not.
+
+        It must answer a request this server sent and still remembers, from the node and for the
+        camera that request named, arrive before the request expired (plus ``ANSWER_GRACE_S`` for
+        the trip), and be the first answer.
+        """
+        with self._lock:
+            request = self._requests.get(msg.request_id)
+            if request is None:
+                return f"no request {msg.request_id} is pending here (a snapshot nobody asked for)"
+            if (request.site, request.node, request.camera) != (msg.site, msg.node, msg.camera):
+                return (
+                    f"request {msg.request_id} asked {request.node} for {request.camera}; "
+                    f"this answer is {msg.node}'s for {msg.camera}"
+                )
+            if received_at > request.expires_at + ANSWER_GRACE_S:
+                return f"request {msg.request_id} expired before this answer came"
+            if msg.request_id in self._answered:
+                return f"request {msg.request_id} was answered already"
+            self._answered.add(msg.request_id)
+            return None
 
     def put(self, msg: NodeSnapshot, received_at: float) -> StoredSnapshot:
         """Keep a node's answer as the camera's latest."""
@@ -136,3 +165,4 @@ class SnapshotStore:
             del self._latest[key]
         for rid in [r for r, p in self._requests.items() if p.expires_at < cutoff]:
             del self._requests[rid]
+        self._answered &= set(self._requests)

@@ -4,8 +4,18 @@ A commit waits for the database to flush its log, which on a busy or virtual dis
 hundreds of milliseconds now and then. Writing here keeps that wait off the worker, so alerts and
 live messages never queue behind history. While one batch is being written the next ones are
 merged into a single pending batch; QoS 1 messages are acknowledged once the batch holding them is
-committed. A failed write is retried with backoff (1/2 s doubling to 30 s), keeping the data and
-holding the acknowledgements, so the broker slows down instead of the server losing events.
+committed.
+
+Two kinds of failure (issue 11: one bad message never stops the hall):
+
+- **the data**: the database refuses something in the batch (a value it cannot hold, a constraint).
+  The batch is written again part by part, each part in its own transaction; a part that is
+  refused again is set aside as a dead letter (counted, logged with its topic and event id), and
+  everything else is stored and acknowledged.
+- **the database**: it is down, unreachable, locked, or its schema is wrong. Nothing in the batch
+  is to blame, so nothing is set aside: the write is retried with backoff (1/2 s doubling to 30 s),
+  keeping the data and holding the acknowledgements, so the broker keeps the messages; `healthy`
+  is false (``/healthz`` says degraded) until a write succeeds again.
 """
 
 from __future__ import annotations
@@ -14,15 +24,35 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import exc as sa_exc
 
 from server.logs import RateLimitedLog
 from server.metrics import Metrics
-from server.store.ingest_writes import IngestBatch
+from server.store.ingest_writes import BatchPart, DeadLetterRow, IngestBatch
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_EVENTS = 200_000
 Acker = Callable[[int, int], None]
+
+
+def about_the_data(error: BaseException) -> bool:
+    """Whether the database refused a write because of what was in it (not because it is unwell).
+
+    Refusals of a value (`DataError`: out of range, a NUL in text, invalid JSON), of a constraint
+    (`IntegrityError`), or a value the driver could not even send (`StatementError` without a
+    database error, `ValueError`, `TypeError`) are about the data. Everything else (connection
+    lost, database locked or read-only, a missing table) is not, and must not cost any message.
+    """
+    if isinstance(error, sa_exc.DBAPIError):
+        return (
+            isinstance(error, sa_exc.DataError | sa_exc.IntegrityError) and not error.connection_invalidated
+        )
+    if isinstance(error, sa_exc.StatementError):
+        return isinstance(error.orig, ValueError | TypeError | OverflowError)
+    return isinstance(error, ValueError | TypeError | OverflowError)
 
 
 class BatchWriter:
@@ -41,16 +71,24 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._backoff_s = 0.5
         self.acker: Acker | None = None
+        self.healthy = True  # False while the database fails writes for reasons not in the data
+        self.failing_since: float | None = None
+        self._oldest: float | None = None  # when the oldest message not yet stored was received
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hallwatch-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, batch: IngestBatch, acks: list[tuple[int, int]]) -> None:
-        """Hand over a batch (merged with any still waiting); returns at once."""
+    def submit(self, batch: IngestBatch, acks: list[tuple[int, int]], oldest: float | None = None) -> None:
+        """Hand over a batch (merged with any still waiting); returns at once.
+
+        ``oldest`` is when the oldest message in it was received (for the ingest lag).
+        """
         if batch.is_empty() and not acks:
             return
         with self._lock:
+            if oldest is not None and (self._oldest is None or oldest < self._oldest):
+                self._oldest = oldest
             self._pending.merge(batch)
             self._pending_acks.extend(acks)
             overflow = len(self._pending.events) - MAX_PENDING_EVENTS
@@ -94,6 +132,12 @@ class BatchWriter:
         with self._lock:
             return len(self._pending.events)
 
+    @property
+    def oldest_unstored(self) -> float | None:
+        """When the oldest message handed over but not stored yet was received (None: all stored)."""
+        with self._lock:
+            return self._oldest
+
     def _empty(self) -> bool:
         return self._pending.is_empty() and not self._pending_acks
 
@@ -108,12 +152,16 @@ class BatchWriter:
                 self._pending, self._pending_acks = IngestBatch(), []
                 self._busy = True
                 stopping = self._stop
-            ok = self._store(batch, acks)
+                oldest, self._oldest = self._oldest, None
+            left = self._store(batch, acks)
+            ok = left is None
             with self._lock:
                 self._busy = False
-                if not ok:  # put it back in front of whatever came meanwhile
-                    batch.merge(self._pending)
-                    self._pending, self._pending_acks = batch, acks + self._pending_acks
+                if left is not None:  # put what is left back in front of whatever came meanwhile
+                    left.merge(self._pending)
+                    self._pending, self._pending_acks = left, acks + self._pending_acks
+                    if oldest is not None and (self._oldest is None or oldest < self._oldest):
+                        self._oldest = oldest
                 self._ready.notify_all()
             if not ok:
                 if stopping:
@@ -122,24 +170,91 @@ class BatchWriter:
                 time.sleep(self._backoff_s)
                 self._backoff_s = min(self._backoff_s * 2, 30.0)
 
-    def _store(self, batch: IngestBatch, acks: list[tuple[int, int]]) -> bool:
+    def _store(self, batch: IngestBatch, acks: list[tuple[int, int]]) -> IngestBatch | None:
+        """Write a batch; None when all of it is stored or set aside (then its messages are
+        acknowledged), else what is left to retry."""
         started = time.perf_counter()
         try:
             self._write(batch)
         except Exception as exc:
-            self._metrics.store_errors.labels(what="ingest").inc()
-            self._bad.error(
-                "write",
-                "could not store ingest data (%s); keeping it and retrying in %.1f s. "
-                "Is the database reachable and not full?",
-                exc,
-                self._backoff_s,
-            )
-            return False
+            if not about_the_data(exc):
+                self._unwell(exc)
+                return batch
+            self._metrics.store_errors.labels(what="data").inc()
+            log.warning("the database refused a batch (%s); writing it part by part", _short(exc))
+            left = self._store_parts(batch)
+            if left is not None:
+                return left
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         self._backoff_s = 0.5
+        if not self.healthy:
+            log.info("the database takes writes again")
+        self.healthy, self.failing_since = True, None
+        self._metrics.store_healthy.set(1)
         acker = self.acker
         if acker is not None:
             for mid, qos in acks:
                 acker(mid, qos)
-        return True
+        return None
+
+    def _store_parts(self, batch: IngestBatch) -> IngestBatch | None:
+        """Write each part alone; a part refused for its data becomes a dead letter. None when
+        every part is stored or set aside, else the parts not written (the database failed)."""
+        parts = list(batch.parts())
+        for i, part in enumerate(parts):
+            try:
+                self._write(part.batch)
+            except Exception as exc:
+                if not about_the_data(exc):
+                    self._unwell(exc)
+                    left = IngestBatch()
+                    for rest in parts[i:]:
+                        left.merge(rest.batch)
+                    return left
+                if part.batch.dead_letters:  # even the dead letter is refused: log it, drop it
+                    log.error("could not keep a dead letter for %s: %s", part.topic[:200], _short(exc))
+                    continue
+                self._set_aside(part, exc)
+        return None
+
+    def _set_aside(self, part: BatchPart, error: BaseException) -> None:
+        self._metrics.rejected.labels(reason="store").inc()
+        self._metrics.dead_letters.labels(reason="store").inc()
+        log.error(
+            "the database refused a message on %s (event %s): %s; kept as a dead letter",
+            part.topic[:200],
+            part.event_id,
+            _short(error),
+        )
+        letter = DeadLetterRow(
+            received_at=datetime.now(UTC),
+            topic=part.topic,
+            site=part.site,
+            node=part.node,
+            event_id=part.event_id,
+            reason="store",
+            detail=f"the database refused it: {_short(error)}",
+            payload=part.payload,
+        )
+        try:
+            self._write(IngestBatch(dead_letters=[letter]))
+        except Exception as exc:
+            log.error("could not keep the dead letter either: %s", _short(exc))
+
+    def _unwell(self, error: BaseException) -> None:
+        self._metrics.store_errors.labels(what="ingest").inc()
+        self._metrics.store_healthy.set(0)
+        if self.healthy:
+            self.healthy, self.failing_since = False, time.time()
+        self._bad.error(
+            "write",
+            "could not store ingest data (%s); keeping it and retrying in %.1f s. "
+            "Is the database reachable and not full?",
+            _short(error),
+            self._backoff_s,
+        )
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -11,6 +11,7 @@ from server.store.alerts import AlertStore
 from server.store.history import HistoryStore
 from server.store.ingest_writes import IngestWriter
 from server.store.nodes import NodeStore
+from server.store.quarantine import QuarantineStore
 from server.store.users import UserStore
 
 
@@ -24,6 +25,7 @@ class Store:
     ingest: IngestWriter
     nodes: NodeStore
     users: UserStore
+    quarantine: QuarantineStore
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Store:
@@ -34,6 +36,7 @@ class Store:
             ingest=IngestWriter(engine),
             nodes=NodeStore(engine),
             users=UserStore(engine),
+            quarantine=QuarantineStore(engine),
         )
 
     def close(self) -> None:

@@ -2,19 +2,36 @@
 
 Rows are written in key order so that two replicas upserting the same buckets never deadlock, and
 events are inserted with ON CONFLICT DO NOTHING on their event id, so each is stored once.
+
+A batch the database refuses because of what is in it (not because it is down) is written again
+part by part (`IngestBatch.parts`), so that one bad row is set aside alone (`server.ingest.writer`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, update
+from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from edge.contract import CameraEvent, NodeHealth, NodeLayout, NodeStatus
-from server.db.tables import OCCUPANCY_TABLES, Camera, Event, HeatmapHour, Node, Zone
+from edge.contract import CameraEvent, NodeHealth, NodeLayout, NodeStatus, camera_topic, node_topic
+from server.db.tables import (
+    OCCUPANCY_TABLES,
+    Camera,
+    DeadLetter,
+    Event,
+    HeatmapHour,
+    Node,
+    NodeCandidate,
+    Zone,
+)
 from server.store.sql import greatest, insert_for, write
+
+#: Dead letters kept at most; older ones are deleted as new ones come (a flood stays bounded).
+MAX_DEAD_LETTERS = 10_000
+DEAD_LETTER_PAYLOAD_BYTES = 2048
 
 Resolution = Literal["minute", "hour", "day"]
 
@@ -42,6 +59,64 @@ class CameraFlag:
     reason: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetterRow:
+    """A message set aside: refused by the contract or the server's checks, or refused by the database."""
+
+    received_at: datetime
+    topic: str
+    site: str | None
+    node: str | None
+    event_id: str | None
+    reason: str
+    detail: str
+    payload: bytes
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "received_at": self.received_at,
+            "topic": self.topic[:300],
+            "site": self.site,
+            "node": self.node,
+            "event_id": self.event_id,
+            "reason": self.reason[:32],
+            # The detail quotes what was refused; NUL is the one character PostgreSQL text refuses.
+            "detail": self.detail.replace("\x00", "\\x00")[:500],
+            "size": len(self.payload),
+            "payload": self.payload[:DEAD_LETTER_PAYLOAD_BYTES],
+        }
+
+
+@dataclass(slots=True)
+class CandidateSeen:
+    """What a quarantined node sent in one batch."""
+
+    first_seen_at: datetime
+    last_seen_at: datetime
+    messages: int = 1
+    version: str | None = None
+    layout: dict[str, Any] | None = None
+
+    def merge(self, other: CandidateSeen) -> None:
+        self.first_seen_at = min(self.first_seen_at, other.first_seen_at)
+        self.last_seen_at = max(self.last_seen_at, other.last_seen_at)
+        self.messages += other.messages
+        self.version = other.version or self.version
+        self.layout = other.layout if other.layout is not None else self.layout
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPart:
+    """One piece of a batch, written in its own transaction when the whole batch was refused."""
+
+    batch: IngestBatch
+    topic: str
+    site: str | None
+    node: str | None
+    event_id: str | None
+    payload: bytes
+
+
 @dataclass(slots=True)
 class IngestBatch:
     """Everything one round of the ingest loop wants stored, already merged per key."""
@@ -54,6 +129,8 @@ class IngestBatch:
     healths: dict[tuple[str, str], tuple[NodeHealth, datetime]] = field(default_factory=dict)
     layouts: dict[tuple[str, str], tuple[NodeLayout, datetime]] = field(default_factory=dict)
     camera_flags: dict[tuple[str, str], CameraFlag] = field(default_factory=dict)
+    dead_letters: list[DeadLetterRow] = field(default_factory=list)
+    candidates: dict[tuple[str, str], CandidateSeen] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (
@@ -65,7 +142,43 @@ class IngestBatch:
             or self.healths
             or self.layouts
             or self.camera_flags
+            or self.dead_letters
+            or self.candidates
         )
+
+    def parts(self) -> Iterator[BatchPart]:
+        """The batch cut into pieces that each come from one message where that is known (events,
+        statuses, health, layouts, camera flags, dead letters, candidates), and one piece for the
+        aggregates and last-seen times, which many messages add to."""
+        for event, at in self.events:
+            topic = camera_topic(event.site, event.camera, "events")
+            yield BatchPart(
+                IngestBatch(events=[(event, at)]),
+                topic,
+                event.site,
+                event.node,
+                str(event.event_id),
+                event.to_json(),
+            )
+        for key, (status, at) in self.statuses.items():
+            yield _node_part(IngestBatch(statuses={key: (status, at)}), status)
+        for key, (health, at) in self.healths.items():
+            yield _node_part(IngestBatch(healths={key: (health, at)}), health)
+        for key, (layout, at) in self.layouts.items():
+            yield _node_part(IngestBatch(layouts={key: (layout, at)}), layout)
+        for ckey, flag in self.camera_flags.items():
+            topic = camera_topic(ckey[0], ckey[1], "events")
+            yield BatchPart(IngestBatch(camera_flags={ckey: flag}), topic, ckey[0], flag.node, None, b"")
+        for letter in self.dead_letters:
+            yield BatchPart(
+                IngestBatch(dead_letters=[letter]), letter.topic, letter.site, letter.node, None, b""
+            )
+        for nkey, seen in self.candidates.items():
+            topic = node_topic(nkey[0], nkey[1], "status")
+            yield BatchPart(IngestBatch(candidates={nkey: seen}), topic, nkey[0], nkey[1], None, b"")
+        rest = IngestBatch(occupancy=self.occupancy, heatmap=self.heatmap, seen=self.seen)
+        if not rest.is_empty():
+            yield BatchPart(rest, "(occupancy aggregates)", None, None, None, b"")
 
     def merge(self, other: IngestBatch) -> None:
         """Fold a later batch into this one (used when a write failed and is retried)."""
@@ -82,6 +195,18 @@ class IngestBatch:
         self.healths.update(other.healths)
         self.layouts.update(other.layouts)
         self.camera_flags.update(other.camera_flags)
+        self.dead_letters.extend(other.dead_letters)
+        for ckey, seen in other.candidates.items():
+            mine_seen = self.candidates.get(ckey)
+            if mine_seen is None:
+                self.candidates[ckey] = seen
+            else:
+                mine_seen.merge(seen)
+
+
+def _node_part(batch: IngestBatch, msg: NodeStatus | NodeHealth | NodeLayout) -> BatchPart:
+    topic = node_topic(msg.site, msg.node, msg.kind)
+    return BatchPart(batch, topic, msg.site, msg.node, str(msg.event_id), msg.to_json())
 
 
 def add_delta(into: OccupancyDelta, other: OccupancyDelta) -> None:
@@ -110,6 +235,37 @@ class IngestWriter:
             for resolution in ("minute", "hour", "day"):
                 self._occupancy(conn, resolution, batch.occupancy.get(resolution, {}))
             self._heatmap(conn, batch)
+            self._candidates(conn, batch)
+            self._dead_letters(conn, batch)
+
+    # ---------------------------------------------------------------------------- set aside
+    def _dead_letters(self, conn: Connection, batch: IngestBatch) -> None:
+        if not batch.dead_letters:
+            return
+        conn.execute(insert_for(conn, DeadLetter), [d.row() for d in batch.dead_letters])
+        newest = conn.execute(select(func.max(DeadLetter.id))).scalar_one()
+        conn.execute(delete(DeadLetter).where(DeadLetter.id <= newest - MAX_DEAD_LETTERS))
+
+    def _candidates(self, conn: Connection, batch: IngestBatch) -> None:
+        for (site, node), seen in sorted(batch.candidates.items()):
+            stmt = insert_for(conn, NodeCandidate).values(
+                site=site,
+                node=node,
+                first_seen_at=seen.first_seen_at,
+                last_seen_at=seen.last_seen_at,
+                messages=seen.messages,
+                version=seen.version,
+                layout=seen.layout,
+            )
+            values: dict[str, Any] = {
+                "last_seen_at": greatest(conn, NodeCandidate.last_seen_at, stmt.excluded.last_seen_at),
+                "messages": NodeCandidate.messages + stmt.excluded.messages,
+            }
+            if seen.version is not None:
+                values["version"] = stmt.excluded.version
+            if seen.layout is not None:
+                values["layout"] = stmt.excluded.layout
+            conn.execute(stmt.on_conflict_do_update(index_elements=["site", "node"], set_=values))
 
     # ---------------------------------------------------------------------------- nodes, cameras
     def _nodes(self, conn: Connection, batch: IngestBatch) -> None:
@@ -201,45 +357,7 @@ class IngestWriter:
                 .where(Node.site == site, Node.node == node)
                 .values(layout=layout.model_dump(mode="json"), layout_at=at)
             )
-            ids = [z.id for z in layout.zones]
-            conn.execute(delete(Zone).where(Zone.site == site, Zone.node == node, Zone.zone.not_in(ids)))
-            if not layout.zones:
-                continue
-            rows = [
-                {
-                    "site": site,
-                    "zone": z.id,
-                    "node": node,
-                    "kind": z.kind,
-                    "name": z.name,
-                    "limit": z.limit,
-                    "window": z.window,
-                    "polygon": [list(p) for p in z.polygon],
-                    "line": [list(p) for p in z.line] if z.line else None,
-                    "cameras": z.cameras,
-                    "updated_at": at,
-                }
-                for z in sorted(layout.zones, key=lambda z: z.id)
-            ]
-            stmt = insert_for(conn, Zone)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["site", "zone"],
-                set_={
-                    name: getattr(stmt.excluded, name)
-                    for name in (
-                        "node",
-                        "kind",
-                        "name",
-                        "limit",
-                        "window",
-                        "polygon",
-                        "line",
-                        "cameras",
-                        "updated_at",
-                    )
-                },
-            )
-            conn.execute(stmt, rows)
+            write_layout_zones(conn, layout, at)
 
     # ---------------------------------------------------------------------------- events, aggregates
     def _events(self, conn: Connection, batch: IngestBatch) -> None:
@@ -293,6 +411,61 @@ class IngestWriter:
         stmt = stmt.on_conflict_do_update(
             index_elements=["site", "camera", "bucket", "cell_x", "cell_y"],
             set_={"samples": HeatmapHour.samples + stmt.excluded.samples},
+        )
+        conn.execute(stmt, rows)
+
+
+def write_layout_zones(conn: Connection, layout: NodeLayout, at: datetime) -> None:
+    """A node's zones (and the cameras its layout names, bound to it) as its layout says."""
+    site, node = layout.site, layout.node
+    if layout.cameras:
+        stmt = insert_for(conn, Camera)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["site", "camera"], set_={"node": stmt.excluded.node}
+        )
+        conn.execute(
+            stmt,
+            [
+                {"site": site, "camera": c.id, "node": node}
+                for c in sorted(layout.cameras, key=lambda c: c.id)
+            ],
+        )
+    ids = [z.id for z in layout.zones]
+    conn.execute(delete(Zone).where(Zone.site == site, Zone.node == node, Zone.zone.not_in(ids)))
+    if layout.zones:
+        rows = [
+            {
+                "site": site,
+                "zone": z.id,
+                "node": node,
+                "kind": z.kind,
+                "name": z.name,
+                "limit": z.limit,
+                "window": z.window,
+                "polygon": [list(p) for p in z.polygon],
+                "line": [list(p) for p in z.line] if z.line else None,
+                "cameras": z.cameras,
+                "updated_at": at,
+            }
+            for z in sorted(layout.zones, key=lambda z: z.id)
+        ]
+        stmt = insert_for(conn, Zone)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["site", "zone"],
+            set_={
+                name: getattr(stmt.excluded, name)
+                for name in (
+                    "node",
+                    "kind",
+                    "name",
+                    "limit",
+                    "window",
+                    "polygon",
+                    "line",
+                    "cameras",
+                    "updated_at",
+                )
+            },
         )
         conn.execute(stmt, rows)
 

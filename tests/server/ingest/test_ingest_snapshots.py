@@ -40,8 +40,18 @@ def snapshot(site: str, node: str = "edge-1", camera: str = "cam-1", **kw: objec
     return NodeSnapshot(**(fields | kw))  # type: ignore[arg-type]
 
 
+def asked(rig: Rig, msg: NodeSnapshot, camera: str | None = None, ttl_s: float = 60.0) -> None:  # noqa: F811
+    """Remember a request for ``msg``'s answer, as `POST .../snapshot` does."""
+    now = time.time()
+    request = PendingRequest(
+        msg.site, msg.node, camera or msg.camera, msg.request_id, "ops", True, now, now + ttl_s
+    )
+    rig.processor.snapshots.requested(request)
+
+
 def test_a_snapshot_is_kept_in_memory_announced_live_and_never_stored(rig: Rig) -> None:  # noqa: F811
     msg = snapshot(rig.site)
+    asked(rig, msg)
     rig.feed(RawMessage(node_topic(rig.site, "edge-1", "snapshot"), msg.to_json(), time.time(), 1, 5))
     kept = rig.processor.snapshots.latest(rig.site, "cam-1")
     assert kept is not None and kept.jpeg == JPEG and kept.request_id == msg.request_id
@@ -54,6 +64,30 @@ def test_a_snapshot_is_kept_in_memory_announced_live_and_never_stored(rig: Rig) 
     assert rig.acks == [(5, 1)]
     assert rig.metric("hallwatch_ingest_messages_total", kind="snapshot") == 1
     assert rig.store.nodes.node(rig.site, "edge-1") is None, "nothing about it went to the database"
+
+
+def test_only_the_first_answer_to_a_pending_request_for_that_camera_is_kept(rig: Rig) -> None:  # noqa: F811
+    # Before issue 11 any snapshot was kept: a node could push a picture nobody asked for, or
+    # replace another camera's picture that ops would then calibrate on.
+    topic = node_topic(rig.site, "edge-1", "snapshot")
+    unasked = snapshot(rig.site)
+    wrong_camera = snapshot(rig.site, camera="cam-2")
+    asked(rig, wrong_camera, camera="cam-1")
+    expired = snapshot(rig.site, camera="cam-3")
+    asked(rig, expired, ttl_s=-60.0)
+    good = snapshot(rig.site)
+    asked(rig, good)
+    again = snapshot(rig.site, request_id=good.request_id)
+    for i, msg in enumerate((unasked, wrong_camera, expired, good, again)):
+        rig.feed(RawMessage(topic, msg.to_json(), time.time(), 1, i + 1))
+    assert rig.metric("hallwatch_ingest_rejected_total", reason="unsolicited") == 4
+    kept = rig.processor.snapshots.latest(rig.site, "cam-1")
+    assert kept is not None and kept.request_id == good.request_id and kept.captured_at == good.ts
+    assert rig.processor.snapshots.latest(rig.site, "cam-2") is None
+    assert rig.processor.snapshots.latest(rig.site, "cam-3") is None
+    letters, total = rig.store.quarantine.dead_letters(rig.site, None, 10, 0)
+    assert total == 4 and {d.reason for d in letters} == {"unsolicited"}
+    assert sorted(rig.acks) == [(i, 1) for i in range(1, 6)], "refused answers are acknowledged too"
 
 
 def test_snapshot_requests_seen_by_the_ingest_are_refused(rig: Rig) -> None:  # noqa: F811

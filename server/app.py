@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server.api import alerts, auth, events, export, insights, nodes, sites, system, users
+from server.api import alerts, auth, events, export, insights, nodes, quarantine, sites, system, users
 from server.api import calibration as ops_calibration
 from server.api import live as live_stream
 from server.api import snapshots as ops_snapshots
@@ -136,6 +136,7 @@ def create_app(
     app.include_router(ops_calibration.router)  # ops: calibration, zones, node config views
     app.include_router(ops_snapshots.router)  # ops: snapshots from edge nodes (memory only)
     app.include_router(insights.router)
+    app.include_router(quarantine.router)  # ops: dead letters, nodes waiting to be accepted
     app.include_router(web_pages.router)  # HTML pages and static files, after the API
     app.include_router(ops_pages.router)  # ops pages: nodes, calibration, zone editor
     return app

@@ -129,10 +129,10 @@ class IngestSettings(_Strict):
         le=400 * 86_400.0,
         description="events, statuses and layouts may be this old (a node's outbox replays late)",
     )
-    accept_new_nodes: bool = Field(
-        default=False,
+    accept_new_nodes: bool | None = Field(
+        default=None,
         description="store nodes the server has not seen before at once; off: they wait for ops to "
-        "accept them on the nodes page (demo mode turns it on)",
+        "accept them on the nodes page. Unset: on in demo mode, off otherwise",
     )
     max_lag_s: float = Field(
         default=60.0,

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["nodes"])
 
 
-def _node_out(node: Node, cameras: list[Camera], services: Services, now: datetime) -> NodeOut:
+def node_out(node: Node, cameras: list[Camera], services: Services, now: datetime) -> NodeOut:
     silence = services.settings.alerts.node_offline.silence_s
     online = (
         node.status == "online"
@@ -35,7 +35,7 @@ def list_nodes(user: NodesReader, services: ServicesDep, site: SiteQuery = None)
     now = services.clock()
     cameras = services.store.nodes.cameras(site)
     return [
-        _node_out(n, [c for c in cameras if c.site == n.site and c.node == n.node], services, now)
+        node_out(n, [c for c in cameras if c.site == n.site and c.node == n.node], services, now)
         for n in services.store.nodes.nodes(site)
     ]
 
@@ -45,7 +45,7 @@ def get_node(site: SitePath, node: NodePath, user: NodesReader, services: Servic
     row = services.store.nodes.node(site, node)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no node {node!r} at site {site!r}")
-    return _node_out(row, services.store.nodes.cameras(site, node), services, services.clock())
+    return node_out(row, services.store.nodes.cameras(site, node), services, services.clock())
 
 
 @router.post(

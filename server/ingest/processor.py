@@ -147,7 +147,8 @@ class IngestProcessor:
             future_s=settings.ingest.clock_window_s,
             replay_past_s=settings.ingest.replay_window_s,
         )
-        self.identity = Identity(accept_new_nodes=settings.ingest.accept_new_nodes or settings.demo)
+        accept = settings.ingest.accept_new_nodes
+        self.identity = Identity(accept_new_nodes=settings.demo if accept is None else accept)
         self._identity_now = threading.Event()
         self._next_identity = 0.0
         self._bad = RateLimitedLog(log)

@@ -108,8 +108,8 @@ def test_run_in_demo_mode_with_the_embedded_broker(tmp_path: Path) -> None:
     try:
         wait_until(
             lambda: (
-                _get(f"{base}/healthz")
-                == {"status": "ok", "database": True, "mqtt_connected": True, "queue_depth": 0}
+                isinstance(health := _get(f"{base}/healthz"), dict)
+                and (health["status"], health["database"], health["mqtt_connected"]) == ("ok", True, True)
             ),
             40,
         )

@@ -49,6 +49,12 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/users/{user_id}"): {"ops"},
     ("GET", "/api/v1/rules"): {"manager", "ops"},
     ("GET", "/metrics"): {"ops"},
+    ("GET", "/api/v1/dead-letters"): {"ops"},
+    ("DELETE", "/api/v1/dead-letters"): {"ops"},
+    ("DELETE", "/api/v1/dead-letters/{letter_id}"): {"ops"},
+    ("GET", "/api/v1/quarantine/nodes"): {"ops"},
+    ("POST", "/api/v1/quarantine/nodes/{site}/{node}/accept"): {"ops"},
+    ("DELETE", "/api/v1/quarantine/nodes/{site}/{node}"): {"ops"},
 }
 PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/healthz")}
 
@@ -61,6 +67,7 @@ def concrete(path: str, site: str) -> str:
         .replace("{request_id}", "00000000-0000-0000-0000-000000000001")
         .replace("{alert_id}", "999999")
         .replace("{user_id}", "999999")
+        .replace("{letter_id}", "999999")
         .replace("export/occupancy.csv", f"export/occupancy.csv?site={site}")
         .replace("export/events.csv", f"export/events.csv?site={site}")
         .replace("export/alerts.csv", f"export/alerts.csv?site={site}")

@@ -304,12 +304,16 @@ def test_the_last_ops_user_cannot_lock_everyone_out(api: Api) -> None:
 def test_rules_and_health(api: Api) -> None:
     rules = api.client.get("/api/v1/rules", headers=api.headers("manager")).json()
     assert rules["hall"]["warning_ratio"] == 0.8 and rules["node_offline"]["silence_s"] == 30.0
-    assert api.client.get("/healthz").json() == {
+    health = api.client.get("/healthz").json()
+    assert {k: health[k] for k in ("status", "database", "mqtt_connected", "queue_depth", "store_ok")} == {
         "status": "ok",
         "database": True,
         "mqtt_connected": None,
         "queue_depth": 0,
+        "store_ok": None,
     }
+    assert health["problems"] == [] and health["ingest_lag_s"] == 0.0
+    assert health["dead_letters"] >= 0 and health["quarantined_nodes"] >= 0
 
 
 @pytest.mark.parametrize(

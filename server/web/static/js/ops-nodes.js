@@ -215,6 +215,105 @@ async function loadEvents() {
   }
 }
 
+// ---------------------------------------------------------------- set aside by the ingest
+const REASON_LABELS = {
+  invalid: "Breaks the contract",
+  mismatch: "Topic and payload disagree",
+  stale: "Too old",
+  future: "Dated in the future",
+  too_large: "Too large",
+  topic: "Unknown topic",
+  config_topic: "Server-only topic",
+  foreign_camera: "Another node's camera",
+  camera_conflict: "Camera claimed twice",
+  unsolicited: "Snapshot nobody asked for",
+  store: "Refused by the database",
+  error: "Could not be handled",
+};
+
+function candidateItem(candidate) {
+  const what = [
+    candidate.version ? `version ${candidate.version}` : null,
+    candidate.cameras.length ? `cameras ${candidate.cameras.join(", ")}` : null,
+    candidate.zones.length ? `${candidate.zones.length} zones` : null,
+    `${numberText(candidate.messages)} messages held, last ${agoText(candidate.last_seen_at)}`,
+  ].filter(Boolean);
+  const accept = h("button", { type: "button", class: "button button-small candidate-accept" }, "Accept");
+  const dismiss = h("button", { type: "button", class: "button button-secondary button-small candidate-dismiss" }, "Dismiss");
+  const path = `quarantine/nodes/${encodeURIComponent(candidate.site)}/${encodeURIComponent(candidate.node)}`;
+  accept.addEventListener("click", async () => {
+    accept.disabled = true;
+    try {
+      await api(`${path}/accept`, { method: "POST" });
+      toast(`Accepted ${candidate.node}: its messages are stored from now on.`);
+      if (!site) site = candidate.site;
+      await Promise.all([loadCandidates(), loadNodes()]);
+    } catch (error) {
+      accept.disabled = false;
+      toast(`Could not accept ${candidate.node}: ${error.message}`, "error");
+    }
+  });
+  dismiss.addEventListener("click", async () => {
+    try {
+      await api(path, { method: "DELETE" });
+      await loadCandidates();
+    } catch (error) {
+      toast(`Could not dismiss ${candidate.node}: ${error.message}`, "error");
+    }
+  });
+  return h(
+    "li",
+    { class: "candidate", dataset: { node: candidate.node, site: candidate.site } },
+    h("div", { class: "candidate-name" }, h("strong", {}, candidate.node), h("span", { class: "muted small" }, ` at ${candidate.site}`)),
+    h("p", { class: "muted small" }, what.join(" · ")),
+    h("div", { class: "node-actions" }, accept, dismiss),
+  );
+}
+
+async function loadCandidates() {
+  try {
+    const list = await api("quarantine/nodes");
+    document.getElementById("candidates").hidden = list.length === 0;
+    document.getElementById("candidate-list").replaceChildren(...list.map(candidateItem));
+  } catch (error) {
+    if (error.status !== 401) toast(`Could not load the waiting nodes: ${error.message}`, "error");
+  }
+}
+
+function deadRow(letter) {
+  const remove = h("button", { type: "button", class: "button button-secondary button-small dead-delete" }, "Delete");
+  remove.addEventListener("click", async () => {
+    try {
+      await api(`dead-letters/${letter.id}`, { method: "DELETE" });
+      await loadDeadLetters();
+    } catch (error) {
+      toast(`Could not delete it: ${error.message}`, "error");
+    }
+  });
+  // Text only (textContent): a refused payload is shown, never interpreted.
+  return h(
+    "tr",
+    { dataset: { id: String(letter.id), reason: letter.reason } },
+    h("td", { class: "num", title: dateTimeText(letter.received_at) }, clockText(letter.received_at)),
+    h("td", {}, letter.node ?? "–"),
+    h("td", { title: letter.detail }, REASON_LABELS[letter.reason] ?? letter.reason),
+    h("td", { class: "dead-payload" }, h("code", { title: letter.topic }, letter.payload_preview.slice(0, 160)), h("span", { class: "muted small" }, ` ${letter.detail}`)),
+    h("td", {}, remove),
+  );
+}
+
+async function loadDeadLetters() {
+  try {
+    const page = await api("dead-letters", { query: { limit: 50 } });
+    document.getElementById("dead-body").replaceChildren(...page.items.map(deadRow));
+    document.getElementById("dead-empty").hidden = page.total > 0;
+    document.getElementById("dead-clear").hidden = page.total === 0;
+    setText(document.getElementById("dead-note"), page.total ? `${numberText(page.total)} kept, newest first` : "none");
+  } catch (error) {
+    if (error.status !== 401) toast(`Could not load the refused messages: ${error.message}`, "error");
+  }
+}
+
 function tickAges() {
   for (const el of document.querySelectorAll("[data-at]")) {
     if (!el.dataset.at) continue;
@@ -223,6 +322,19 @@ function tickAges() {
 }
 
 async function main() {
+  document.getElementById("dead-clear").addEventListener("click", async () => {
+    try {
+      await api("dead-letters", { method: "DELETE" });
+      await loadDeadLetters();
+    } catch (error) {
+      toast(`Could not delete them: ${error.message}`, "error");
+    }
+  });
+  await Promise.all([loadCandidates(), loadDeadLetters()]);
+  window.setInterval(() => {
+    loadCandidates();
+    loadDeadLetters();
+  }, REFRESH_MS);
   site = await chooseSite();
   if (!site) {
     els.loading.hidden = true;

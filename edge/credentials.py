@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,18 +76,23 @@ class NodeAccess:
         )
 
 
-def check_nodes(nodes: list[NodeAccess], server_user: str) -> None:
+def _servers(server_user: str | Sequence[str]) -> tuple[str, ...]:
+    return (server_user,) if isinstance(server_user, str) else tuple(server_user)
+
+
+def check_nodes(nodes: list[NodeAccess], server_user: str | Sequence[str]) -> None:
     """Refuse a set of nodes that would share a user, a node id or a camera id on one site.
 
     Raises:
         CredentialsError: naming the clash.
     """
+    servers = _servers(server_user)
     users: dict[str, str] = {}
     node_ids: dict[tuple[str, str], str] = {}
     cameras: dict[tuple[str, str], str] = {}
     for n in nodes:
-        if n.user == server_user:
-            raise CredentialsError(f"node {n.node} uses the server's user name {server_user!r}")
+        if n.user in servers:
+            raise CredentialsError(f"node {n.node} uses the server's user name {n.user!r}")
         if n.user in users:
             raise CredentialsError(f"nodes {users[n.user]} and {n.node} both log in as {n.user!r}")
         users[n.user] = n.node
@@ -102,8 +108,10 @@ def check_nodes(nodes: list[NodeAccess], server_user: str) -> None:
             cameras[(n.site, cam)] = n.node
 
 
-def acl_text(nodes: list[NodeAccess], server_user: str, *, now: datetime | None = None) -> str:
-    """A mosquitto `acl_file` for these nodes and the server.
+def acl_text(
+    nodes: list[NodeAccess], server_user: str | Sequence[str], *, now: datetime | None = None
+) -> str:
+    """A mosquitto `acl_file` for these nodes and the server (one user per server replica).
 
     >>> print(acl_text([NodeAccess("edge-1", "hall", "edge-1", ("cam-1",))], "server").split("\\n")[3])
     user edge-1
@@ -125,13 +133,14 @@ def acl_text(nodes: list[NodeAccess], server_user: str, *, now: datetime | None 
         for cam in n.cameras:
             lines.append(f"topic write {base}/cameras/{cam}/+")
         lines.append("")
-    lines += [
-        f"user {server_user}",
-        f"topic read {TOPIC_ROOT}/#",
-        f"topic write {TOPIC_ROOT}/+/nodes/+/config",
-        f"topic write {TOPIC_ROOT}/+/nodes/+/snapshot_request",
-        "",
-    ]
+    for server in _servers(server_user):
+        lines += [
+            f"user {server}",
+            f"topic read {TOPIC_ROOT}/#",
+            f"topic write {TOPIC_ROOT}/+/nodes/+/config",
+            f"topic write {TOPIC_ROOT}/+/nodes/+/snapshot_request",
+            "",
+        ]
     return "\n".join(lines)
 
 

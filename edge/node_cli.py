@@ -265,13 +265,19 @@ def _check_outbox(config: NodeConfig) -> tuple[bool, str]:
     help="Folder for passwd, acl and one <user>.password file per new user.",
 )
 @click.option(
-    "--server-user", default="hallwatch-server", show_default=True, help="The server's broker user."
+    "--server-user",
+    "server_users",
+    multiple=True,
+    default=("hallwatch-server",),
+    show_default=True,
+    help="The server's broker user; repeat for each replica (the broker makes a login's client id its "
+    "user name, so replicas need users of their own).",
 )
 @click.option(
     "--rotate", multiple=True, help="Give this user a new password even if it has one (repeatable)."
 )
 def credentials(
-    config_paths: tuple[Path, ...], out_dir: Path, server_user: str, rotate: tuple[str, ...]
+    config_paths: tuple[Path, ...], out_dir: Path, server_users: tuple[str, ...], rotate: tuple[str, ...]
 ) -> None:
     """Write the broker's password file and ACL for these nodes and the server.
 
@@ -281,16 +287,16 @@ def credentials(
     """
     nodes = [NodeAccess.from_config(_load(path)) for path in config_paths]
     try:
-        check_nodes(nodes, server_user)
-        acl = acl_text(nodes, server_user)
+        check_nodes(nodes, server_users)
+        acl = acl_text(nodes, server_users)
     except CredentialsError as exc:
         fail(str(exc), EXIT_CONFIG)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     passwd_path = out_dir / "passwd"
     entries = read_password_file(passwd_path)
     envs = {n.user: n.password_env or "HALLWATCH_MQTT_PASSWORD" for n in nodes}
     written: list[str] = []
-    for user in [*(n.user for n in nodes), server_user]:
+    for user in [*(n.user for n in nodes), *server_users]:
         if user in entries and user not in rotate:
             continue
         password = new_password()
@@ -300,7 +306,7 @@ def credentials(
             _write_secret(out_dir / f"{user}.env", f"{envs[user]}={password}\n")
         written.append(user)
     _write_secret(passwd_path, password_file_text(entries))
-    (out_dir / "acl").write_text(acl, encoding="utf-8")
+    _write_secret(out_dir / "acl", acl)  # it names every user and topic: not for everyone to read
     click.echo(f"wrote {passwd_path} ({len(entries)} users) and {out_dir / 'acl'}")
     for user in written:
         click.echo(f"new password for {user}: {out_dir / f'{user}.password'}")

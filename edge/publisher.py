@@ -271,7 +271,9 @@ class MqttPublisher:
         self.connections = 0
         self._fail_logged = False
         self._refusal_logged: str | None = None
-        self._client = make_client(cfg, client_id=node)
+        # The broker (use_username_as_clientid) makes a login's client id its user name; ask for the
+        # same, so the session the node keeps is the one the broker keeps.
+        self._client = make_client(cfg, client_id=cfg.username or node)
         self._client.max_inflight_messages_set(max_inflight)
         self._client.on_connect = self._handle_connect
         self._client.on_disconnect = self._handle_disconnect

@@ -176,3 +176,80 @@ def test_a_camera_claimed_by_two_nodes_is_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "camera 'cam-1' of site hall is on both node-a and node-b" in result.output
     assert not (tmp_path / "o" / "passwd").exists()
+
+
+DEPLOY_CONF = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto" / "hallwatch.conf"
+
+
+def test_a_login_cannot_take_another_clients_session(
+    tmp_path: Path, make_broker: Callable[..., Mosquitto], capture: Callable[..., Capture]
+) -> None:
+    # Issue 11: with node-a's login and client id "node-b" (or the server's), node-b (or the
+    # server) was kicked and its last will published; a clean start wiped the server's queue.
+    assert "\nuse_username_as_clientid true\n" in DEPLOY_CONF.read_text(), "the deploy config binds them"
+    site = unique("site")
+    a, b = write_nodes(tmp_path, site)
+    out = tmp_path / "creds"
+    assert (
+        credentials(
+            "--config", str(a), "--config", str(b), "--out", str(out), "--server-user", "srv"
+        ).exit_code
+        == 0
+    )
+    pw = {u: (out / f"{u}.password").read_text().strip() for u in ("node-a", "node-b", "srv")}
+    broker = make_broker(password_file=out / "passwd", acl_file=out / "acl", client_id_from_username=True)
+    server = capture(broker.port, "hallwatch/#", username="srv", password=pw["srv"])
+    will_topic = f"hallwatch/{site}/nodes/node-b/status"
+    kicked: list[str] = []
+
+    def connect(user: str, client_id: str, will: bool = False) -> mqtt.Client:
+        c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        c.username_pw_set(user, pw[user])
+        if will:
+            c.will_set(will_topic, b"offline", qos=1, retain=False)
+        c.on_disconnect = lambda *_args: kicked.append(user)
+        c.connect("127.0.0.1", broker.port)
+        c.loop_start()
+        return c
+
+    node_b = connect("node-b", "node-b", will=True)
+    wait_until(node_b.is_connected, 5)
+    try:
+        for taken in ("node-b", "srv"):  # another node's client id, then the server's
+            intruder = connect("node-a", taken)
+            wait_until(intruder.is_connected, 5)
+            time.sleep(1.0)
+            intruder.disconnect()
+            intruder.loop_stop()
+        assert node_b.is_connected() and "node-b" not in kicked, "node-b kept its session"
+        assert not [m for m in server.snapshot() if m.topic == will_topic], "no last will was fired"
+        node_b.publish(f"hallwatch/{site}/cameras/cam-b1/events", b"still here", qos=1).wait_for_publish(5)
+        assert server.wait_for(lambda ms: any(m.payload == b"still here" for m in ms), 5.0), (
+            "the server's subscription survived a login under its client id"
+        )
+    finally:
+        node_b.disconnect()
+        node_b.loop_stop()
+
+
+def test_credential_files_are_for_their_owner_only(tmp_path: Path) -> None:
+    a, b = write_nodes(tmp_path, "hall")
+    out = tmp_path / "creds"
+    result = credentials(
+        "--config",
+        str(a),
+        "--config",
+        str(b),
+        "--out",
+        str(out),
+        "--server-user",
+        "srv-1",
+        "--server-user",
+        "srv-2",
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("passwd", "acl", "node-a.password", "node-a.env", "srv-2.password"):
+        assert oct((out / name).stat().st_mode & 0o777) == "0o600", name
+    assert oct(out.stat().st_mode & 0o777) == "0o700"
+    acl = (out / "acl").read_text()
+    assert "user srv-1\n" in acl and "user srv-2\n" in acl, "one broker user per server replica"

@@ -96,6 +96,8 @@ class Mosquitto:
     autosave_s: int = 3600  # with persistence: how often the in-memory state is written to disk
     tls: dict[str, Path] | None = None  # cafile, certfile, keyfile, (require_certificate)
     require_certificate: bool = False
+    # `use_username_as_clientid`, as deploy/mosquitto/hallwatch.conf sets it: a login is its client id.
+    client_id_from_username: bool = False
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -122,6 +124,8 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {self.password_file}"]
         if self.acl_file is not None:
             lines.append(f"acl_file {self.acl_file}")
+        if self.client_id_from_username:
+            lines.append("use_username_as_clientid true")
         if self.persistence:
             lines += [
                 "persistence true",

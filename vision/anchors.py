@@ -1,4 +1,4 @@
-"""The image point that stands for each person: feet on the floor, the head, or the box centre."""
+"""The image point that stands for each person: the feet on the floor, the head, or the box centre."""
 
 from __future__ import annotations
 
@@ -19,11 +19,6 @@ from vision.detections import (
 
 ANKLES = (LEFT_ANKLE, RIGHT_ANKLE)
 HEAD = (NOSE, LEFT_EYE, RIGHT_EYE, LEFT_EAR, RIGHT_EAR)
-# The ankle joint is about 3.9 % of a standing person's height above the floor (Drillis & Contini,
-# "Body segment parameters", 1966: ankle height 0.039 H). Seen from an oblique camera, an ankle
-# taken as a floor point lands that much further away (about 0.2 m on our synthetic camera), so
-# the feet anchor drops from the ankles by that share of the box's height, never below the box.
-ANKLE_HEIGHT_SHARE = 0.039
 
 
 def box_bottom_centres(boxes_xyxy: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -49,17 +44,15 @@ def box_centres(boxes_xyxy: NDArray[np.floating]) -> NDArray[np.float64]:
 
 
 def anchor_points(detections: Detections, anchor: Anchor, min_keypoint_conf: float) -> NDArray[np.float64]:
-    """One image point per person, `(n, 2)` float64 pixels, for placing them on the floor.
+    """The image point that stands for each person, `(n, 2)` float64 pixels.
 
-    - ``feet``: the midpoint of both ankles (COCO 15 and 16) when both are confident, the one
-      confident ankle otherwise, lowered to the floor by `ANKLE_HEIGHT_SHARE` of the box height
-      (but not below the box); else the box's bottom centre. For oblique views.
-    - ``head``: the mean of the confident head keypoints (nose, eyes, ears: COCO 0-4), else the box
-      centre. For cameras looking straight down, where the head is near the box centre and the box
-      bottom is wrong.
+    - ``feet``: the box's bottom centre, where the soles meet the floor (oblique views).
+    - ``head``: the head's centre from its keypoints (`head_points`), else the box centre (cameras
+      looking down).
     - ``center``: the box centre.
 
-    A keypoint is confident when its score is at least `min_keypoint_conf`.
+    Where each point lands on the floor is `vision.placement`'s business: the head and the box centre
+    are above the floor, and are placed through the plane at their height.
 
     Example:
         >>> d = Detections.from_boxes(np.array([[10, 20, 30, 100]]), np.array([0.9]))
@@ -69,33 +62,59 @@ def anchor_points(detections: Detections, anchor: Anchor, min_keypoint_conf: flo
     if anchor == "center":
         return box_centres(detections.boxes_xyxy)
     if anchor == "feet":
-        return _feet(detections, min_keypoint_conf)
+        return box_bottom_centres(detections.boxes_xyxy)
     if anchor == "head":
-        return _mean_confident(detections, HEAD, min_keypoint_conf, box_centres(detections.boxes_xyxy))
+        xy, found = head_points(detections, min_keypoint_conf)
+        return np.where(found[:, None], xy, box_centres(detections.boxes_xyxy))
     raise ValueError(f"anchor must be 'feet', 'head' or 'center', got {anchor!r}")
 
 
-def _feet(detections: Detections, min_keypoint_conf: float) -> NDArray[np.float64]:
-    bottoms = box_bottom_centres(detections.boxes_xyxy)
-    ankles = _mean_confident(detections, ANKLES, min_keypoint_conf, bottoms)
-    boxes = np.asarray(detections.boxes_xyxy, np.float64).reshape(-1, 4)
-    lowered = ankles[:, 1] + ANKLE_HEIGHT_SHARE * (boxes[:, 3] - boxes[:, 1])
-    ankles[:, 1] = np.maximum(ankles[:, 1], np.minimum(lowered, boxes[:, 3]))
-    return ankles
+def head_points(
+    detections: Detections, min_keypoint_conf: float
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The centre of each head: between the ears when both are confident (they flank the head's
+    vertical axis), else the mean of the confident head keypoints (the face sits forward of it).
+
+    Returns:
+        The points `(n, 2)`, NaN where no head keypoint is confident, and whether one was `(n,)`.
+
+    Example:
+        >>> kp = np.zeros((1, 17, 2))
+        >>> kp[0, LEFT_EAR], kp[0, RIGHT_EAR], kp[0, NOSE] = (10, 5), (20, 5), (15, 9)
+        >>> conf = np.zeros((1, 17)); conf[0, [NOSE, LEFT_EAR, RIGHT_EAR]] = 0.9
+        >>> d = Detections.from_boxes(np.array([[0, 0, 30, 60]]), np.array([0.9]), kp, conf)
+        >>> head_points(d, 0.5)[0].tolist()
+        [[15.0, 5.0]]
+    """
+    nan_xy = np.full((len(detections), 2), np.nan)
+    ears, both_ears = mean_confident_keypoints(detections, (LEFT_EAR, RIGHT_EAR), min_keypoint_conf, nan_xy)
+    both_ears &= np.all(detections.keypoints_conf[:, [LEFT_EAR, RIGHT_EAR]] >= min_keypoint_conf, axis=1)
+    face, found = mean_confident_keypoints(detections, HEAD, min_keypoint_conf, nan_xy)
+    return np.where(both_ears[:, None], ears, face), found
 
 
-def _mean_confident(
+def mean_confident_keypoints(
     detections: Detections,
     keypoints: tuple[int, ...],
     min_keypoint_conf: float,
     fallback_xy: NDArray[np.float64],
-) -> NDArray[np.float64]:
-    """Per person, the mean of the confident keypoints among `keypoints`, else `fallback_xy`."""
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """Per person, the mean of the confident keypoints among `keypoints`, else `fallback_xy`.
+
+    Returns:
+        The points `(n, 2)` and, per person, whether any of the keypoints was confident `(n,)`.
+
+    Example:
+        >>> d = Detections.from_boxes(np.array([[0, 0, 10, 10]]), np.array([0.9]))
+        >>> xy, found = mean_confident_keypoints(d, HEAD, 0.5, np.array([[5.0, 5.0]]))
+        >>> xy.tolist(), found.tolist()
+        ([[5.0, 5.0]], [False])
+    """
     index = list(keypoints)
     xy = detections.keypoints_xy[:, index, :].astype(np.float64)  # (n, k, 2)
     weight = (detections.keypoints_conf[:, index] >= min_keypoint_conf).astype(np.float64)  # (n, k)
     total = weight.sum(axis=1)  # (n,)
-    found = total > 0
+    found: NDArray[np.bool_] = total > 0
     mean_xy = (xy * weight[:, :, None]).sum(axis=1) / np.maximum(total, 1.0)[:, None]
     result: NDArray[np.float64] = np.where(found[:, None], mean_xy, fallback_xy)
-    return result
+    return result, found

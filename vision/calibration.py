@@ -86,6 +86,44 @@ class Lens:
             out = cv2.undistortPoints(src, k, d, P=k, criteria=_UNDISTORT_CRITERIA)
         return np.asarray(out, np.float64).reshape(-1, 2)
 
+    def normalized(self, points_px: ArrayLike) -> NDArray[np.float64]:
+        """Distorted image pixels `(n, 2)` to normalized camera coordinates `(n, 2)`: (x/z, y/z) of the ray.
+
+        Example:
+            >>> lens = Lens("pinhole", np.array([[800.0, 0, 640], [0, 800, 360], [0, 0, 1]]), np.zeros(4))
+            >>> lens.normalized([[1440.0, 360.0]]).round(6).tolist()
+            [[1.0, 0.0]]
+        """
+        pts = _as_points(points_px, "points_px")
+        if len(pts) == 0:
+            return pts
+        src = pts.reshape(-1, 1, 2)
+        k, d = self.camera_matrix, self.distortion
+        if self.model == "fisheye":
+            out = cv2.fisheye.undistortPoints(src, k, d, criteria=_UNDISTORT_CRITERIA)
+        else:
+            out = cv2.undistortPoints(src, k, d, criteria=_UNDISTORT_CRITERIA)
+        return np.asarray(out, np.float64).reshape(-1, 2)
+
+    def from_normalized(self, normalized: ArrayLike) -> NDArray[np.float64]:
+        """Normalized camera coordinates `(n, 2)` to the distorted pixels the camera records.
+
+        Example:
+            >>> lens = Lens("pinhole", np.array([[800.0, 0, 640], [0, 800, 360], [0, 0, 1]]), np.zeros(4))
+            >>> lens.from_normalized([[1.0, 0.0]]).round(6).tolist()
+            [[1440.0, 360.0]]
+        """
+        pts = _as_points(normalized, "normalized")
+        if len(pts) == 0:
+            return pts
+        k, d = self.camera_matrix, self.distortion
+        if self.model == "fisheye":
+            out = cv2.fisheye.distortPoints(pts.reshape(-1, 1, 2), k, d)
+        else:
+            rays = np.hstack([pts, np.ones((len(pts), 1))]).reshape(-1, 1, 3)
+            out, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), k, d)
+        return np.asarray(out, np.float64).reshape(-1, 2)
+
     def distort(self, points_px: ArrayLike) -> NDArray[np.float64]:
         """Undistorted image pixels `(n, 2)` back to the distorted pixels the camera records.
 
@@ -97,14 +135,7 @@ class Lens:
         pts = _as_points(points_px, "points_px")
         if len(pts) == 0:
             return pts
-        k, d = self.camera_matrix, self.distortion
-        normalized = _apply_homography(np.asarray(np.linalg.inv(k), np.float64), pts)
-        if self.model == "fisheye":
-            out = cv2.fisheye.distortPoints(normalized.reshape(-1, 1, 2), k, d)
-        else:
-            rays = np.hstack([normalized, np.ones((len(normalized), 1))]).reshape(-1, 1, 3)
-            out, _ = cv2.projectPoints(rays, np.zeros(3), np.zeros(3), k, d)
-        return np.asarray(out, np.float64).reshape(-1, 2)
+        return self.from_normalized(_apply_homography(np.asarray(np.linalg.inv(self.camera_matrix)), pts))
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,7 +148,11 @@ class FloorCalibration:
         image_points: `(n, 2)` calibration points in (distorted) image pixels.
         floor_points: `(n, 2)` the same points on the floor in metres.
         errors_m: `(n,)` per point distance in metres between its floor point and where the
-            calibration puts its image point.
+            calibration puts its image point. With exactly 4 points these are 0 whatever the points
+            are (a homography fits 4 pairs exactly); `holdout_errors_m` is the honest measure.
+        holdout_errors_m: `(n,)` leave-one-out errors: per point, the distance in metres between its
+            floor point and where a calibration fitted to the other points puts it. NaN for a point
+            without which the rest cannot be fitted; all NaN with fewer than 5 points (unknown).
     """
 
     homography: NDArray[np.float64]
@@ -125,6 +160,7 @@ class FloorCalibration:
     image_points: NDArray[np.float64]
     floor_points: NDArray[np.float64]
     errors_m: NDArray[np.float64]
+    holdout_errors_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     _inverse: NDArray[np.float64] = field(init=False, repr=False)
     _front_sign: float = field(init=False, repr=False)
 
@@ -143,6 +179,33 @@ class FloorCalibration:
     def max_error_cm(self) -> float:
         """The largest per point floor error, in centimetres."""
         return float(np.max(self.errors_m) * 100.0)
+
+    @property
+    def holdout_error_cm(self) -> float | None:
+        """Root mean square of the leave-one-out floor errors in centimetres; None when unknown.
+
+        This is what a floor point away from the marks is likely to be off by: each mark is checked
+        against a calibration that did not see it.
+        """
+        known = self.holdout_errors_m[np.isfinite(self.holdout_errors_m)]
+        if len(known) < 5 or len(known) < len(self.holdout_errors_m):
+            return None
+        return float(np.sqrt(np.mean(known**2)) * 100.0)
+
+    @property
+    def scale_error(self) -> float | None:
+        """The calibration's relative error: the leave-one-out error over the marks' spread (the RMS
+        distance of the floor points from their centroid). None when the leave-one-out error is unknown.
+
+        A distance measured on the floor through this calibration is off by about this share of it.
+        """
+        error_cm = self.holdout_error_cm
+        if error_cm is None:
+            return None
+        spread = float(
+            np.sqrt(np.mean(np.sum((self.floor_points - self.floor_points.mean(axis=0)) ** 2, axis=1)))
+        )
+        return error_cm / 100.0 / spread
 
     def floor_from_image(self, points_px: ArrayLike) -> NDArray[np.float64]:
         """Image pixels `(n, 2)` to floor metres `(n, 2)`, undistorting first when there is a lens.
@@ -247,7 +310,26 @@ def calibrate(
         image_points=image_px,
         floor_points=floor_m,
         errors_m=errors_m,
+        holdout_errors_m=_holdout_errors(undistorted, floor_m),
     )
+
+
+def _holdout_errors(undistorted: NDArray[np.float64], floor_m: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Per point, its floor error under a homography fitted to all the other points (NaN: unknown)."""
+    n = len(undistorted)
+    errors = np.full(n, np.nan)
+    if n < 5:
+        return errors
+    for i in range(n):
+        rest = np.arange(n) != i
+        try:  # a rest without 4 points in general position fails here, in the DLT
+            homography = _fit_homography(undistorted[rest], floor_m[rest])
+        except CalibrationError:
+            continue
+        predicted = _apply_homography(homography, undistorted[i : i + 1])[0]
+        if np.all(np.isfinite(predicted)):
+            errors[i] = float(np.linalg.norm(predicted - floor_m[i]))
+    return errors
 
 
 def calibration_from_config(cfg: CalibrationConfig) -> FloorCalibration:

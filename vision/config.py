@@ -63,6 +63,14 @@ class CalibrationConfig(Strict):
     image_points: list[ImagePoint] = Field(min_length=4, description="pixels, in the camera's full frame")
     floor_points: list[FloorPoint] = Field(min_length=4, description="metres, same order as image_points")
     lens: LensConfig | None = Field(default=None, description="optional intrinsics to undistort first")
+    mounting_height_m: float | None = Field(
+        default=None,
+        gt=0.5,
+        le=30.0,
+        description="the lens's height over the floor in metres, measured; needed for the head and center "
+        "anchors of a camera without a lens model that looks almost straight down (a tilted camera's height "
+        "follows from its floor marks, and is then only checked against this)",
+    )
 
     @model_validator(mode="after")
     def _same_length(self) -> CalibrationConfig:
@@ -97,17 +105,44 @@ class DetectorConfig(Strict):
 
 
 class TrackingConfig(Strict):
-    """ByteTrack settings and how zone counts are steadied."""
+    """ByteTrack settings and how zone counts are taken from tracks."""
 
     track_buffer_frames: int = Field(default=30, ge=1, le=600, description="frames a lost track is kept")
     match_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="ByteTrack association threshold")
-    count_hold_s: float = Field(
-        default=0.6,
+    zone_margin_m: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=2.0,
+        description="width of the band around a zone's edge in which a person's membership does not "
+        "change: they enter half of it inside the edge and leave half of it outside",
+    )
+    zone_settle_s: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=10.0,
+        description="a person's entering or leaving a zone counts once it has held this long "
+        "(the same delay both ways, so counts are not biased up or down)",
+    )
+    min_track_frames: int = Field(
+        default=2, ge=1, le=100, description="frames a new track must be seen in before it is counted"
+    )
+    hidden_hold_s: float = Field(
+        default=2.0,
         ge=0.0,
         le=30.0,
-        description="a zone count falls only after the lower count has held this long; "
-        "rises are reported at once (a missed detection must not make a window look emptier)",
+        description="a tracked person who vanishes inside the hall, away from entrances and the image's "
+        "edges (hidden behind someone), is counted at their predicted position this long",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and "count_hold_s" in data:
+            raise ValueError(
+                "count_hold_s was removed: counts now come from tracks; use zone_settle_s (a delay applied "
+                "to entering and leaving alike) and hidden_hold_s (people hidden behind others)"
+            )
+        return data
 
 
 class CameraConfig(Strict):
@@ -214,6 +249,37 @@ class SpacingConfig(Strict):
         default=False,
         description="do not count two people standing at the same window (an applicant and a companion)",
     )
+    alert_on: Literal["certain", "likely", "possible"] = Field(
+        default="certain",
+        description="which pairs raise events and alerts: certain (even the far end of the distance's "
+        "uncertainty band is under the minimum), likely (the estimate is), possible (the near end is)",
+    )
+    band_sigmas: float = Field(
+        default=1.645,
+        ge=0.0,
+        le=5.0,
+        description="half width of a distance's uncertainty band, in standard deviations "
+        "(1.645: one-sided 95 %)",
+    )
+
+
+class PeopleConfig(Strict):
+    """Who walks the hall: what places a person seen from above, by the head, on the floor."""
+
+    stature_m: float = Field(
+        default=1.65,
+        ge=1.0,
+        le=2.2,
+        description="typical standing height; a person seen by the head is placed through the plane "
+        "at 93 % of it",
+    )
+    stature_sd_m: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=0.5,
+        description="how much statures vary; where a person's ankles are seen too, their own stature is "
+        "estimated and this says how far from stature_m it may go",
+    )
 
 
 class HallConfig(Strict):
@@ -224,6 +290,7 @@ class HallConfig(Strict):
     zones: list[Zone] = Field(default_factory=list, description="windows, queues, the hall, entrance lines")
     spacing: SpacingConfig = Field(default_factory=SpacingConfig, description="the distancing rule")
     tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="tracking and smoothing")
+    people: PeopleConfig = Field(default_factory=PeopleConfig, description="statures, for the head anchor")
 
     @model_validator(mode="after")
     def _check_references(self) -> HallConfig:

@@ -1,7 +1,8 @@
 """One camera's frame pipeline: tracked detections in, one `HallState` out.
 
-anchors → floor → zones, crossings, spacing, smoothing → `HallState`. Every duration comes from the
-frame's own time `t_s`, never the wall clock, so a replay at any speed gives the same events.
+placement → zone counts from tracks, crossings, spacing, limits, dwell → `HallState`. Every
+duration comes from the frame's own time `t_s`, never the wall clock, so a replay at any speed
+gives the same events.
 """
 
 from __future__ import annotations
@@ -11,25 +12,31 @@ import logging
 import numpy as np
 from numpy.typing import NDArray
 
-from vision.anchors import anchor_points
 from vision.calibration import FloorCalibration, calibration_from_config
 from vision.config import HallConfig
+from vision.counting import ZoneCounter
 from vision.crossings import EntranceCounter
 from vision.detections import Detections
-from vision.smoothing import CountSmoother, DwellClock, LimitMonitor, zone_limits
+from vision.placement import FloorPlacer
+from vision.smoothing import DwellClock, LimitMonitor, zone_limits
 from vision.spacing import SpacingMonitor
 from vision.state import Crossing, FloorPeople, HallEvent, HallState
 from vision.zones import ZoneIndex
 
 logger = logging.getLogger(__name__)
 
+#: The calibration's relative scale error when it is unknown (4 point pairs leave it unknown).
+UNKNOWN_SCALE_ERROR = 0.03
+#: A box within this share of the image's width or height from its border is at the image's edge.
+EDGE_SHARE = 0.02
+
 
 class HallPipeline:
     """Places one camera's tracked people on the floor and works out the hall's state, frame by frame.
 
-    Detections arrive with track ids; untracked ones (-1) are placed and counted but never enter the
-    crossing, spacing or dwell state. People whose anchor point maps beyond the floor's horizon (no
-    finite floor position) are left out of the frame's state.
+    Detections arrive with track ids; untracked ones (-1) are placed and counted as they are but never
+    enter the counting, crossing, spacing or dwell state. People whose anchor point maps beyond the
+    floor's horizon (no finite floor position) are left out of the frame's state.
 
     Args:
         hall: the site's configuration.
@@ -40,11 +47,12 @@ class HallPipeline:
         >>> hall = HallConfig.model_validate({"site": "demo", "cameras": [{"id": "cam-1", "source": "v.mp4",
         ...     "calibration": {"image_points": [[0, 0], [100, 0], [100, 100], [0, 100]],
         ...                     "floor_points": [[0, 0], [1, 0], [1, 1], [0, 1]]}}],
-        ...     "zones": [{"id": "w1", "kind": "window", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}]})
+        ...     "zones": [{"id": "w1", "kind": "window", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
+        ...     "tracking": {"min_track_frames": 1}})
         >>> pipeline = HallPipeline.from_config(hall, "cam-1")
         >>> boxes = np.array([[40.0, 10.0, 60.0, 50.0]])  # feet at pixel (50, 50): floor (0.5, 0.5)
         >>> people = Detections.from_boxes(boxes, np.array([0.9]), track_ids=np.array([1]))
-        >>> state = pipeline.step(0, 0.0, people)
+        >>> state = pipeline.step(0, 0.0, people, (100, 100))
         >>> state.zone_counts, state.zone_of
         ({'w1': 1}, {1: 'w1'})
     """
@@ -54,16 +62,33 @@ class HallPipeline:
         zones = hall.zones_for(camera_id)
         self.camera_id = camera_id
         self.calibration = calibration
-        self.anchor = camera.anchor
-        self.min_keypoint_conf = camera.detector.keypoint_confidence
+        self.placer = FloorPlacer(
+            camera.anchor,
+            calibration,
+            keypoint_conf=camera.detector.keypoint_confidence,
+            stature_m=hall.people.stature_m,
+            stature_sd_m=hall.people.stature_sd_m,
+            mounting_height_m=camera.calibration.mounting_height_m,
+        )
         self.zones = ZoneIndex(zones)
         self.entrances = EntranceCounter(self.zones.entrances, self.zones.hall)
+        scale_error = calibration.scale_error
         self.spacing = SpacingMonitor(
             hall.spacing.min_distance_m,
             hall.spacing.min_duration_s,
             exempt_window_pairs=hall.spacing.exempt_window_pairs,
+            alert_on=hall.spacing.alert_on,
+            band_sigmas=hall.spacing.band_sigmas,
+            scale_error=UNKNOWN_SCALE_ERROR if scale_error is None else scale_error,
         )
-        self.smoother = CountSmoother(hall.tracking.count_hold_s)
+        tracking = hall.tracking
+        self.counter = ZoneCounter(
+            self.zones,
+            margin_m=tracking.zone_margin_m,
+            settle_s=tracking.zone_settle_s,
+            min_track_frames=tracking.min_track_frames,
+            hidden_hold_s=tracking.hidden_hold_s,
+        )
         self.limits = LimitMonitor(zone_limits(zones))
         self.dwell = DwellClock()
 
@@ -76,41 +101,48 @@ class HallPipeline:
         """
         return cls(hall, camera_id, calibration_from_config(hall.camera(camera_id).calibration))
 
-    def step(self, frame: int, t_s: float, detections: Detections) -> HallState:
+    def step(
+        self, frame: int, t_s: float, detections: Detections, image_size: tuple[int, int] | None = None
+    ) -> HallState:
         """Work out the hall's state in one frame.
 
         Args:
             frame: the frame's index in its source (0-based).
             t_s: the frame's time in seconds (video position, or capture time for live sources).
             detections: the frame's tracked detections.
+            image_size: the frame's `(width, height)` in pixels: for people cut by the image's edge,
+                and the camera's pose (head and center anchors without a lens model).
 
         Returns:
-            The frame's `HallState`: people on the floor, smoothed zone counts, close pairs, crossing
-            totals, events, and each tracked person's window/queue zone and dwell time.
+            The frame's `HallState`: people on the floor, zone counts, close pairs, crossing totals,
+            events, and each tracked person's window/queue zone and dwell time.
+
+        Raises:
+            vision.calibration.CalibrationError: the head or center anchor needs the camera's pose and
+                it cannot be recovered (the text says what to set).
         """
-        image_xy = anchor_points(detections, self.anchor, self.min_keypoint_conf)
-        floor_xy = self.calibration.floor_from_image(image_xy)
-        on_floor = np.all(np.isfinite(floor_xy), axis=1)
+        placed = self.placer.place(detections, image_size)
+        on_floor = np.all(np.isfinite(placed.floor_xy), axis=1)
         if not np.all(on_floor):
             logger.debug("frame %d: %d people beyond the floor's horizon", frame, np.count_nonzero(~on_floor))
         people = FloorPeople(
             ids=detections.track_ids[on_floor],
-            floor_xy=floor_xy[on_floor],
-            image_xy=image_xy[on_floor],
+            floor_xy=placed.floor_xy[on_floor],
+            image_xy=placed.image_xy[on_floor],
             scores=detections.scores[on_floor],
+            sigma_m=np.nan_to_num(placed.sigma_m[on_floor], nan=0.0),
         )
-        hits = self.zones.locate(people.floor_xy)
-
         tracked = people.ids >= 0
         ids = people.ids[tracked]
         xy = people.floor_xy[tracked]
-        tracked_index = np.flatnonzero(tracked).tolist()
-        zone_of = [hits.zone_of[i] for i in tracked_index]
-        window_of = [hits.window_of[i] for i in tracked_index]
+        at_edge = _at_image_edge(detections.boxes_xyxy[on_floor][tracked], image_size)
+        counted = self.counter.update(t_s, ids, xy, at_edge)
+        zone_counts = _plus(counted.counts, self.zones.counts(people.floor_xy[~tracked]))
+        zone_of = [counted.zone_of.get(i) for i in ids.tolist()]
+        window_of = [counted.window_of.get(i) for i in ids.tolist()]
 
         crossings = self.entrances.update(ids, xy)
-        spacing = self.spacing.update(t_s, ids, xy, window_of)
-        zone_counts = self.smoother.update(t_s, hits.counts)
+        spacing = self.spacing.update(t_s, ids, xy, window_of, people.sigma_m[tracked])
         limit_events = self.limits.update(t_s, zone_counts)
         dwell_s = self.dwell.update(t_s, ids, zone_of)
 
@@ -120,6 +152,7 @@ class HallPipeline:
             *limit_events,
             *spacing.events,
         )
+        hidden = len(counted.hidden_ids)
         return HallState(
             camera=self.camera_id,
             frame=frame,
@@ -129,8 +162,15 @@ class HallPipeline:
             violations=spacing.violations,
             crossings=self.entrances.totals(),
             events=events,
-            zone_of={int(i): z for i, z in zip(ids, zone_of, strict=True) if z is not None},
+            zone_of=dict(counted.zone_of),
             dwell_s=dwell_s,
+            hidden=FloorPeople(
+                ids=counted.hidden_ids,
+                floor_xy=counted.hidden_xy,
+                image_xy=np.full((hidden, 2), np.nan),
+                scores=np.zeros(hidden, np.float32),
+            ),
+            possible=spacing.possible,
         )
 
     def finish(self, t_s: float) -> tuple[HallEvent, ...]:
@@ -140,6 +180,23 @@ class HallPipeline:
             Their `_ended` events, stamped `t_s` (the last frame's time).
         """
         return (*self.limits.finish(t_s), *self.spacing.finish(t_s))
+
+
+def _plus(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    return {zone: count + more.get(zone, 0) for zone, count in counts.items()}
+
+
+def _at_image_edge(boxes_xyxy: NDArray[np.floating], image_size: tuple[int, int] | None) -> NDArray[np.bool_]:
+    """Whose box reaches within `EDGE_SHARE` of the image's border (they may be walking out of view)."""
+    boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+    if image_size is None:
+        return np.zeros(len(boxes), bool)
+    width, height = image_size
+    mx, my = EDGE_SHARE * width, EDGE_SHARE * height
+    at_edge: NDArray[np.bool_] = (
+        (boxes[:, 0] <= mx) | (boxes[:, 1] <= my) | (boxes[:, 2] >= width - mx) | (boxes[:, 3] >= height - my)
+    )
+    return at_edge
 
 
 def _crossing_event(crossing: Crossing, t_s: float, floor_xy: NDArray[np.float64]) -> HallEvent:

@@ -75,4 +75,5 @@ class CameraProcessor:
 
     def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
         self.last_tracked = self.tracker.update(self.detector.detect(image_bgr))
-        return self.pipeline.step(frame, t_s, self.last_tracked)
+        height, width = image_bgr.shape[:2]
+        return self.pipeline.step(frame, t_s, self.last_tracked, (width, height))

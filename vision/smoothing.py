@@ -1,8 +1,7 @@
-"""Steadier numbers over time: zone counts that do not flicker, limit events, and time in zone per person."""
+"""Over time: zone limits crossed and cleared (events), and how long each person has stood in a zone."""
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -15,56 +14,6 @@ from vision.state import HallEvent, HallEventType
 
 #: Slack for comparing frame times (seconds), so 1.6 - 0.6 still reaches 1.0.
 _TIME_EPS_S = 1e-9
-
-
-class CountSmoother:
-    """Zone counts that rise at once and fall only after the lower count has held for `hold_s`.
-
-    A detection that drops out for a frame or two would otherwise make a window look emptier for a
-    moment. Each zone's reported count is the highest raw count whose frame still matters: a frame's
-    count holds from its time until the next frame's, and stops mattering once that is `hold_s` ago.
-    A zone that was counted before and is missing from a frame counts 0 there. A frame time earlier
-    than the last one (a restarted source) starts afresh.
-
-    Args:
-        hold_s: seconds a lower count must hold before it is reported; 0 reports raw counts.
-
-    Example:
-        >>> smoother = CountSmoother(hold_s=0.5)
-        >>> frames = [(0.0, 2), (0.2, 1), (0.4, 2), (0.6, 1), (1.1, 1)]
-        >>> [smoother.update(t_s, {"w1": count})["w1"] for t_s, count in frames]
-        [2, 2, 2, 2, 1]
-    """
-
-    def __init__(self, hold_s: float) -> None:
-        if hold_s < 0:
-            raise ValueError(f"hold_s must be >= 0, got {hold_s}")
-        self.hold_s = hold_s
-        self._history: dict[str, deque[tuple[float, int]]] = {}
-        self._last_t_s: float | None = None
-
-    def update(self, t_s: float, counts: Mapping[str, int]) -> dict[str, int]:
-        """Feed one frame's raw counts; returns the smoothed counts of every zone seen so far.
-
-        Example:
-            >>> CountSmoother(0.6).update(0.0, {})
-            {}
-        """
-        negative = sorted(zone for zone, count in counts.items() if count < 0)
-        if negative:
-            raise ValueError(f"counts cannot be negative: {negative}")
-        if self._last_t_s is not None and t_s < self._last_t_s:
-            self._history.clear()
-        self._last_t_s = t_s
-        for zone in counts:
-            self._history.setdefault(zone, deque())
-        smoothed: dict[str, int] = {}
-        for zone, history in self._history.items():
-            history.append((t_s, int(counts.get(zone, 0))))
-            while len(history) >= 2 and history[1][0] <= t_s - self.hold_s + _TIME_EPS_S:
-                history.popleft()
-            smoothed[zone] = max(count for _, count in history)
-        return smoothed
 
 
 LimitKind = Literal["window_over_limit", "queue_over_limit", "hall_over_capacity"]

@@ -16,18 +16,25 @@ class FloorPeople:
     Attributes:
         ids: `(n,)` int64 track ids.
         floor_xy: `(n, 2)` float64 positions on the floor in metres.
-        image_xy: `(n, 2)` float64 anchor points in image pixels (feet, head or box centre).
+        image_xy: `(n, 2)` float64 anchor points in image pixels (feet, head or box centre); NaN for
+            people not seen in this frame.
         scores: `(n,)` float32 detection scores.
+        sigma_m: `(n,)` float64 one standard deviation of each floor position's error, in metres;
+            empty means unknown (0).
     """
 
     ids: NDArray[np.int64]
     floor_xy: NDArray[np.float64]
     image_xy: NDArray[np.float64]
     scores: NDArray[np.float32]
+    sigma_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
     def __post_init__(self) -> None:
         n = len(self.ids)
-        for name, shape in {"floor_xy": (n, 2), "image_xy": (n, 2), "scores": (n,)}.items():
+        if len(self.sigma_m) == 0 and n:
+            object.__setattr__(self, "sigma_m", np.zeros(n))
+        shapes = {"floor_xy": (n, 2), "image_xy": (n, 2), "scores": (n,), "sigma_m": (n,)}
+        for name, shape in shapes.items():
             actual = getattr(self, name).shape
             if actual != shape:
                 raise ValueError(f"FloorPeople.{name} has shape {actual}, expected {shape}")
@@ -47,11 +54,20 @@ class FloorPeople:
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    """Two people closer than the minimum distance; `a < b` are track ids."""
+    """Two people closer than the minimum distance; `a < b` are track ids.
+
+    Attributes:
+        distance_m: the estimated distance between them.
+        uncertainty_m: half the width of the band the true distance is likely in (see
+            `vision.spacing.SpacingMonitor`); 0 when unknown.
+        certain: even the far end of that band is under the minimum distance.
+    """
 
     a: int
     b: int
     distance_m: float
+    uncertainty_m: float = 0.0
+    certain: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +117,17 @@ class HallState:
         frame: index of the frame in its source (0-based).
         t_s: the frame's time in seconds since the source started.
         people: tracked people on the floor.
-        zone_counts: smoothed people per window, queue and hall zone.
-        violations: pairs closer than the minimum distance in this frame.
+        zone_counts: people per window, queue and hall zone, counted from tracks (`vision.counting`).
+        violations: pairs whose estimated distance is under the minimum in this frame, each marked
+            certain or not.
         crossings: per entrance line, totals so far: {"in": n, "out": m}.
         events: what started or ended in this frame.
         zone_of: track id -> the window or queue zone the person stands in.
         dwell_s: track id -> seconds the person has stood in that zone.
+        hidden: people still counted though not seen in this frame (hidden behind others), at their
+            predicted floor positions.
+        possible: pairs whose estimated distance is at or over the minimum but whose uncertainty
+            band reaches under it.
     """
 
     camera: str
@@ -119,3 +140,5 @@ class HallState:
     events: tuple[HallEvent, ...] = ()
     zone_of: dict[int, str] = field(default_factory=dict)
     dwell_s: dict[int, float] = field(default_factory=dict)
+    hidden: FloorPeople = field(default_factory=lambda: FloorPeople.empty())
+    possible: tuple[Violation, ...] = ()

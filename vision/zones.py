@@ -56,6 +56,33 @@ def _inside(pts: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.
     return inside
 
 
+def signed_distance_m(points: ArrayLike, polygon: ArrayLike) -> NDArray[np.float64]:
+    """Each point's distance to the polygon's outline, positive inside and negative outside, `(n,)`.
+
+    Inside and outside follow `points_in_polygon`.
+
+    Example:
+        >>> signed_distance_m([[1.0, 0.5], [3.0, 1.0]], [[0, 0], [2, 0], [2, 2], [0, 2]]).tolist()
+        [0.5, -1.0]
+    """
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    edges = _polygon_edges(polygon)
+    return _signed_distance(pts, edges)
+
+
+def _signed_distance(pts: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.float64]:
+    if len(pts) == 0:
+        return np.zeros(0)
+    xi, yi, xj, yj = edges
+    dx, dy = xj - xi, yj - yi  # (m,)
+    length2 = np.maximum(dx * dx + dy * dy, 1e-18)
+    t = np.clip(((pts[:, 0:1] - xi) * dx + (pts[:, 1:2] - yi) * dy) / length2, 0.0, 1.0)  # (n, m)
+    nearest_x, nearest_y = xi + t * dx, yi + t * dy
+    distance = np.sqrt(np.min((pts[:, 0:1] - nearest_x) ** 2 + (pts[:, 1:2] - nearest_y) ** 2, axis=1))
+    result: NDArray[np.float64] = np.where(_inside(pts, edges), distance, -distance)
+    return result
+
+
 def polygon_centroid(polygon: ArrayLike) -> tuple[float, float]:
     """The area centroid of a simple polygon, in its own units.
 
@@ -136,6 +163,19 @@ class ZoneIndex:
         queue_of = _first_hit(len(pts), [(z.id, masks[z.id]) for z in self.queues])
         zone_of = tuple(w if w is not None else q for w, q in zip(window_of, queue_of, strict=True))
         return ZoneHits(counts=counts, zone_of=zone_of, window_of=window_of)
+
+    def signed_distances(self, floor_xy: ArrayLike) -> dict[str, NDArray[np.float64]]:
+        """Per counted zone, each point's `signed_distance_m` to its outline (positive inside).
+
+        Example:
+            >>> from vision.config import WindowZone
+            >>> square = [(0, 0), (2, 0), (2, 2), (0, 2)]
+            >>> index = ZoneIndex([WindowZone(id="w1", kind="window", polygon=square)])
+            >>> index.signed_distances(np.array([[1.0, 0.5]]))["w1"].tolist()
+            [0.5]
+        """
+        pts = np.asarray(floor_xy, np.float64).reshape(-1, 2)
+        return {zone_id: _signed_distance(pts, edges) for zone_id, edges in self._edges.items()}
 
     def counts(self, floor_xy: ArrayLike) -> dict[str, int]:
         """People per window, queue and hall zone (raw).

@@ -6,8 +6,6 @@ from typing import cast
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from vision.anchors import anchor_points
 from vision.config import Anchor
@@ -23,7 +21,7 @@ from vision.detections import (
     Detections,
 )
 
-BOX = [100.0, 50.0, 140.0, 250.0]  # centre (120, 150), bottom centre (120, 250); ankles drop 7.8 px
+BOX = [100.0, 50.0, 140.0, 250.0]  # centre (120, 150), bottom centre (120, 250)
 CONF = 0.5
 
 
@@ -49,33 +47,23 @@ def detections(*people: dict[int, tuple[float, float, float]]) -> Detections:
 
 
 CASES = [
+    # The feet are where the box ends: real footage placed keypoint-based feet 0.37 m too far.
     pytest.param(
-        "feet", {LEFT_ANKLE: (110, 240, 0.9), RIGHT_ANKLE: (130, 244, 0.8)}, (120, 249.8), id="feet both"
-    ),
-    pytest.param(
-        "feet", {LEFT_ANKLE: (110, 240, 0.9), RIGHT_ANKLE: (130, 244, 0.1)}, (110, 247.8), id="feet left"
-    ),
-    pytest.param(
-        "feet",
-        {LEFT_ANKLE: (110, 240, 0.2), RIGHT_ANKLE: (130, 244, 0.7)},
-        (130, 250),
-        id="feet right, held at the box bottom",
-    ),
-    pytest.param(
-        "feet", {LEFT_ANKLE: (110, 240, 0.2), RIGHT_ANKLE: (130, 244, 0.3)}, (120, 250), id="feet none"
+        "feet", {LEFT_ANKLE: (110, 240, 0.9), RIGHT_ANKLE: (130, 244, 0.8)}, (120, 250), id="feet: box bottom"
     ),
     pytest.param("feet", {}, (120, 250), id="feet no keypoints"),
-    pytest.param("feet", {LEFT_ANKLE: (111, 241, CONF)}, (111, 248.8), id="feet score at threshold"),
-    # Ankles well above the box bottom (a long coat, a bag): lowered by 3.9 % of the 200 px box only.
-    pytest.param(
-        "feet", {LEFT_ANKLE: (110, 200, 0.9), RIGHT_ANKLE: (130, 200, 0.9)}, (120, 207.8), id="feet lowered"
-    ),
     pytest.param("feet", {NOSE: (120, 60, 0.99)}, (120, 250), id="feet ignores the head"),
     pytest.param(
         "head",
         {NOSE: (120, 60, 0.9), LEFT_EYE: (116, 58, 0.9), RIGHT_EYE: (124, 58, 0.9), LEFT_EAR: (112, 60, 0.9)},
         (118, 59),
-        id="head four points",
+        id="head four points: their mean",
+    ),
+    pytest.param(
+        "head",
+        {NOSE: (120, 70, 0.9), LEFT_EAR: (112, 60, 0.9), RIGHT_EAR: (128, 62, 0.8)},
+        (120, 61),
+        id="head both ears: between them (the face sits forward of the head's axis)",
     ),
     pytest.param("head", {RIGHT_EAR: (131, 62, 0.6), NOSE: (0, 0, 0.1)}, (131, 62), id="head one point"),
     pytest.param("head", {NOSE: (120, 60, 0.4)}, (120, 150), id="head none: box centre"),
@@ -119,26 +107,3 @@ def test_boxes_differ_per_person() -> None:
 def test_unknown_anchor_is_refused() -> None:
     with pytest.raises(ValueError, match="anchor must be"):
         anchor_points(Detections.empty(), "knees", CONF)  # type: ignore[arg-type]
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    scores=st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), min_size=0, max_size=8),
-    threshold=st.floats(0.05, 0.95),
-)
-def test_property_feet_lie_below_the_ankles_or_on_the_box_bottom(
-    scores: list[tuple[float, float]], threshold: float
-) -> None:
-    people = [
-        {LEFT_ANKLE: (110.0, 240.0, left), RIGHT_ANKLE: (130.0, 244.0, right)} for left, right in scores
-    ]
-    out = anchor_points(detections(*people), "feet", threshold)
-    expected_by_confident = {
-        (True, True): (120, 249.8),  # both ankles: their midpoint, lowered 3.9 % of the box height
-        (True, False): (110, 247.8),
-        (False, True): (130, 250),  # lowered, but never below the box
-        (False, False): (120, 250),  # the box's bottom centre
-    }
-    for (left, right), point in zip(scores, out, strict=True):
-        confident = (bool(np.float32(left) >= threshold), bool(np.float32(right) >= threshold))
-        np.testing.assert_allclose(point, expected_by_confident[confident], atol=1e-4)

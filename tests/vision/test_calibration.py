@@ -327,3 +327,43 @@ def test_property_calibrate_recovers_exact_floor_points(
         raise
     spread_m = float(np.ptp(floor_m, axis=0).max())
     assert cal.max_error_cm < 1e-5 * max(spread_m, 1.0)
+
+
+def test_four_points_leave_the_error_unknown() -> None:
+    """A homography fits any 4 pairs exactly: 0.0 cm says nothing, even with a point 30 px off."""
+    floor_m = apply_h(KNOWN_HOMOGRAPHIES["oblique"], QUAD_PX)
+    dragged = QUAD_PX.copy()
+    dragged[2] += (30.0, 0.0)
+    cal = calibrate(dragged, floor_m)
+    assert cal.reprojection_error_cm < 1e-6  # the fit's own error: meaningless here
+    assert cal.holdout_error_cm is None and cal.scale_error is None
+    assert np.all(np.isnan(cal.holdout_errors_m))
+
+
+def test_leave_one_out_finds_the_dragged_point() -> None:
+    truth = KNOWN_HOMOGRAPHIES["oblique"]
+    floor_m = apply_h(truth, GRID_PX)
+    clean = calibrate(GRID_PX, floor_m)
+    assert clean.holdout_error_cm is not None and clean.holdout_error_cm < 1e-4
+
+    dragged = GRID_PX.copy()
+    dragged[4] += (0.0, 30.0)  # the middle mark clicked 30 px off
+    cal = calibrate(dragged, floor_m)
+
+    assert int(np.nanargmax(cal.holdout_errors_m)) == 4
+    assert cal.holdout_error_cm is not None and cal.holdout_error_cm > 1.2 * cal.reprojection_error_cm
+    # Each holdout error is the floor distance under a fit that never saw the point.
+    rest = np.arange(len(GRID_PX)) != 4
+    alone = calibrate(dragged[rest], floor_m[rest])
+    predicted = alone.floor_from_image(dragged[4:5])[0]
+    assert cal.holdout_errors_m[4] == pytest.approx(np.linalg.norm(predicted - floor_m[4]), rel=1e-6)
+
+
+def test_a_point_without_which_the_rest_is_degenerate_has_an_unknown_holdout() -> None:
+    # Four marks on one line plus two off it: dropping either of those leaves 3 + 1 in line... unknown.
+    image_px = np.array([[100, 100], [300, 100], [500, 100], [700, 100], [200, 400], [600, 420]], np.float64)
+    floor_m = apply_h(KNOWN_HOMOGRAPHIES["rotated"], image_px)
+    cal = calibrate(image_px, floor_m)
+    assert np.isnan(cal.holdout_errors_m[4]) and np.isnan(cal.holdout_errors_m[5])
+    assert np.all(np.isfinite(cal.holdout_errors_m[:4]))
+    assert cal.holdout_error_cm is None

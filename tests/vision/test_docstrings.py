@@ -10,9 +10,12 @@ import pytest
 MODULES = [
     "vision.anchors",
     "vision.calibration",
+    "vision.camera",
+    "vision.counting",
     "vision.crossings",
     "vision.detections",
     "vision.pipeline",
+    "vision.placement",
     "vision.smoothing",
     "vision.spacing",
     "vision.tracking",

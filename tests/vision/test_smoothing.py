@@ -1,4 +1,4 @@
-"""Smoothing: counts that do not flicker, limit events, and time in zone."""
+"""Limit events and time in zone."""
 
 from __future__ import annotations
 
@@ -8,78 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
-from vision.smoothing import CountSmoother, DwellClock, LimitMonitor, ZoneLimit, zone_limits
+from vision.smoothing import DwellClock, LimitMonitor, ZoneLimit, zone_limits
 
 FPS = 5.0
-
-
-def smooth(hold_s: float, raw: list[int], fps: float = FPS) -> list[int]:
-    smoother = CountSmoother(hold_s)
-    return [smoother.update(k / fps, {"w": count})["w"] for k, count in enumerate(raw)]
-
-
-@pytest.mark.parametrize(
-    ("hold_s", "raw", "expected"),
-    [
-        pytest.param(0.6, [2, 2, 1, 2, 2], [2, 2, 2, 2, 2], id="one-frame dropout"),
-        pytest.param(0.6, [2, 2, 1, 1, 2, 2], [2, 2, 2, 2, 2, 2], id="two-frame dropout"),
-        pytest.param(0.6, [1, 3, 3], [1, 3, 3], id="rise at once"),
-        # The lower count appears at t = 0.4 and is reported once it has held 0.6 s: at t = 1.0.
-        pytest.param(0.6, [3, 3, 1, 1, 1, 1, 1, 1], [3, 3, 3, 3, 3, 1, 1, 1], id="fall after hold"),
-        pytest.param(0.0, [3, 1, 2, 0], [3, 1, 2, 0], id="no hold: raw counts"),
-        # 2 from t = 0.2 shows at 0.6; 1 from t = 0.6 shows at 1.0.
-        pytest.param(0.4, [4, 2, 2, 1, 1, 1], [4, 4, 4, 2, 2, 1], id="step down twice"),
-        pytest.param(1.0, [0, 0, 0], [0, 0, 0], id="empty zone"),
-    ],
-)
-def test_count_smoother(hold_s: float, raw: list[int], expected: list[int]) -> None:
-    assert smooth(hold_s, raw) == expected
-
-
-def test_zone_missing_from_a_frame_counts_zero() -> None:
-    smoother = CountSmoother(0.5)
-    assert smoother.update(0.0, {"a": 2, "b": 1}) == {"a": 2, "b": 1}
-    assert smoother.update(0.2, {"a": 2}) == {"a": 2, "b": 1}
-    assert smoother.update(0.8, {"a": 2}) == {"a": 2, "b": 0}
-
-
-def test_count_smoother_restarts_when_time_goes_back() -> None:
-    smoother = CountSmoother(10.0)
-    smoother.update(5.0, {"w": 9})
-    assert smoother.update(0.0, {"w": 1}) == {"w": 1}
-
-
-def test_count_smoother_refuses_negative_counts_and_hold() -> None:
-    with pytest.raises(ValueError, match="cannot be negative"):
-        CountSmoother(0.5).update(0.0, {"w": -1})
-    with pytest.raises(ValueError, match="hold_s"):
-        CountSmoother(-1.0)
-
-
-def reference_smoothed(times: list[float], raw: list[int], hold_s: float) -> list[int]:
-    """The definition, restated: at t_k the highest count among the frames that still hold at
-    t_k - hold_s or later (a frame holds until the next one)."""
-    out = []
-    for k, t in enumerate(times):
-        held = [raw[i] for i in range(k + 1) if i == k or times[i + 1] > t - hold_s + 1e-9]
-        out.append(max(held))
-    return out
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    steps=st.lists(st.tuples(st.floats(0.01, 1.0), st.integers(0, 20)), min_size=1, max_size=60),
-    hold_s=st.floats(0.0, 3.0),
-)
-def test_property_smoothed_counts(steps: list[tuple[float, int]], hold_s: float) -> None:
-    times = list(np.cumsum([dt for dt, _ in steps]))
-    raw = [count for _, count in steps]
-    smoother = CountSmoother(hold_s)
-    smoothed = [smoother.update(float(t), {"w": c})["w"] for t, c in zip(times, raw, strict=True)]
-    assert all(s >= 0 for s in smoothed)  # never negative
-    assert all(s >= c for s, c in zip(smoothed, raw, strict=True))  # rises at once
-    assert all(s <= max(raw[: k + 1]) for k, s in enumerate(smoothed))  # never invents people
-    assert smoothed == reference_smoothed([float(t) for t in times], raw, hold_s)
 
 
 @pytest.mark.parametrize(

@@ -251,6 +251,65 @@ def test_bad_arguments_are_refused(kwargs: dict[str, float]) -> None:
         SpacingMonitor(**arguments)  # type: ignore[arg-type]
 
 
-def test_window_of_must_match_ids() -> None:
-    with pytest.raises(ValueError, match="window_of has 1 entries but ids has 2"):
+def test_window_of_and_sigma_must_match_ids() -> None:
+    with pytest.raises(ValueError, match="ids has 2 entries, window_of 1"):
         SpacingMonitor(1.0, 1.0).update(0.0, np.array([1, 2]), np.zeros((2, 2)), ["w"])
+    with pytest.raises(ValueError, match="sigma_m 3"):
+        SpacingMonitor(1.0, 1.0).update(0.0, np.array([1, 2]), np.zeros((2, 2)), sigma_m=np.zeros(3))
+
+
+# Two people d metres apart, each placed with a 0.05 m standard deviation: sigma_d = 0.0707 m,
+# band = 1.645 * 0.0707 = 0.116 m (no calibration error).
+@pytest.mark.parametrize(
+    ("distance_m", "violation", "certain", "possible"),
+    [
+        (0.80, True, True, False),  # 0.80 + 0.116 < 1: certain
+        (0.92, True, False, False),  # under the limit, but the band reaches over it
+        (1.05, False, False, True),  # over the limit, but the band reaches under it
+        (1.20, False, False, False),  # clear of the limit, band and all
+    ],
+)
+def test_pairs_are_certain_or_possible_by_their_band(
+    distance_m: float, violation: bool, certain: bool, possible: bool
+) -> None:
+    update = SpacingMonitor(1.0, 0.0).update(
+        0.0, np.array([1, 2]), np.array([[0.0, 0.0], [distance_m, 0.0]]), sigma_m=np.array([0.05, 0.05])
+    )
+    assert bool(update.violations) == violation
+    assert bool(update.possible) == possible
+    for pair in (*update.violations, *update.possible):
+        assert pair.uncertainty_m == pytest.approx(1.645 * np.sqrt(2) * 0.05)
+        assert pair.certain == certain
+
+
+def test_calibration_scale_error_widens_the_band_with_distance() -> None:
+    monitor = SpacingMonitor(1.0, 0.0, scale_error=0.05)  # 5 % of a distance
+    (pair,) = monitor.update(0.0, np.array([1, 2]), np.array([[0.0, 0.0], [0.9, 0.0]])).violations
+    assert pair.uncertainty_m == pytest.approx(1.645 * 0.9 * 0.05)
+    assert pair.certain  # 0.9 + 0.074 < 1
+
+
+@pytest.mark.parametrize(("alert_on", "started"), [("certain", False), ("likely", True), ("possible", True)])
+def test_events_follow_the_alert_policy(alert_on: str, started: bool) -> None:
+    monitor = SpacingMonitor(1.0, 0.0, alert_on=alert_on)  # type: ignore[arg-type]
+    update = monitor.update(
+        0.0, np.array([1, 2]), np.array([[0.0, 0.0], [0.95, 0.0]]), sigma_m=np.array([0.05, 0.05])
+    )
+    assert [e.type for e in update.events] == (["spacing_violation_started"] if started else [])
+    assert monitor.alerting(update.violations) == int(started)
+
+
+def test_an_open_violation_holds_while_the_pair_is_possible() -> None:
+    monitor = SpacingMonitor(1.0, 0.0, grace_s=0.5)
+    ids, sigma = np.array([1, 2]), np.array([0.05, 0.05])
+    first = monitor.update(0.0, ids, np.array([[0.0, 0.0], [0.7, 0.0]]), sigma_m=sigma)
+    assert [e.type for e in first.events] == ["spacing_violation_started"]
+    # Drifting to 1.08 m: over the limit and its release margin, but still possible: no end.
+    for k in range(1, 6):
+        assert monitor.update(k * 0.2, ids, np.array([[0.0, 0.0], [1.08, 0.0]]), sigma_m=sigma).events == ()
+    ended = [
+        e.type
+        for k in range(6, 10)
+        for e in monitor.update(k * 0.2, ids, np.array([[0.0, 0.0], [1.5, 0.0]]), sigma_m=sigma).events
+    ]
+    assert ended == ["spacing_violation_ended"]

@@ -80,6 +80,8 @@ def authenticate(services: Services, token: str | None, via: str) -> AuthUser:
     user = services.store.users.by_id(claims.user_id)
     if user is None or user.disabled or user.token_version != claims.version:
         raise _unauthorized("this login is no longer valid; log in again")
+    if services.store.users.token_revoked(claims.token_id):
+        raise _unauthorized("this login ended (logged out); log in again")
     return AuthUser(user.id, user.username, user.role, claims, via)
 
 

@@ -30,6 +30,7 @@ from edge.contract import Name
 PLACEHOLDER_SECRET = "change-me-demo-only-this-is-not-a-secret"  # refused outside demo mode
 _PLACEHOLDERS = frozenset({PLACEHOLDER_SECRET, "change-me", "changeme", "secret", "password", ""})
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 12  # secrets.token_urlsafe(32) has about 30 different characters
 SETTINGS_FILE_ENV = "HALLWATCH_SETTINGS_FILE"
 
 
@@ -325,10 +326,11 @@ class Settings(BaseSettings):
             return
         problems: list[str] = []
         key = self.secret_key.get_secret_value()
-        if key in _PLACEHOLDERS or len(key) < MIN_SECRET_LENGTH:
+        # 32 x "a" is long but guessable: a random key of this length has many distinct characters.
+        if key in _PLACEHOLDERS or len(key) < MIN_SECRET_LENGTH or len(set(key)) < MIN_SECRET_DISTINCT:
             problems.append(
-                f"HALLWATCH_SECRET_KEY is unset, a placeholder or shorter than {MIN_SECRET_LENGTH} "
-                "characters; "
+                f"HALLWATCH_SECRET_KEY is unset, a placeholder, shorter than {MIN_SECRET_LENGTH} "
+                f"characters or with fewer than {MIN_SECRET_DISTINCT} different ones; "
                 "set it to a random value, e.g. "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
             )

@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Path, Query, status
-from pydantic import AwareDatetime
 
 from server.alerts.model import RuleName, Severity
-from server.api.params import Limit, NameQuery, Offset, SiteQuery
+from server.api.params import ApiTime, Limit, NameQuery, Offset, SiteQuery
 from server.db.tables import Alert
 from server.deps import AlertsActor, AlertsReader, ServicesDep
 from server.ingest.processor import alert_messages
@@ -36,11 +35,9 @@ def list_alerts(
     zone: NameQuery = None,
     node: NameQuery = None,
     camera: NameQuery = None,
-    since: Annotated[AwareDatetime | None, Query(description="opened at or after")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="opened before")] = None,
-    updated_since: Annotated[
-        AwareDatetime | None, Query(description="changed at or after (to catch up)")
-    ] = None,
+    since: Annotated[ApiTime | None, Query(description="opened at or after")] = None,
+    until: Annotated[ApiTime | None, Query(description="opened before")] = None,
+    updated_since: Annotated[ApiTime | None, Query(description="changed at or after (to catch up)")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> AlertPage:

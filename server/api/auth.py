@@ -30,7 +30,9 @@ def login(body: LoginIn, request: Request, response: Response, services: Service
     is 429 with ``Retry-After``.
     """
     client = request.client.host if request.client else "unknown"
-    keys = [f"user:{body.username.lower()}", f"ip:{client}"]
+    # Per user name *and* address: wrong passwords from one place never lock the user out of
+    # another (anyone could lock out the manager otherwise); per address alone, ×4.
+    keys = [f"user:{body.username.lower()}@{client}", f"ip:{client}"]
     now = services.clock()
     wait = services.limiter.retry_after(keys, now.timestamp())
     if wait is not None:
@@ -74,8 +76,9 @@ def login(body: LoginIn, request: Request, response: Response, services: Service
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(user: CurrentUser, response: Response) -> None:
-    """Clear the session cookies (a bearer token simply expires)."""
+def logout(user: CurrentUser, response: Response, services: ServicesDep) -> None:
+    """End this login: its token is revoked (bearer or cookie) and the cookies are cleared."""
+    services.store.users.revoke_token(user.claims.token_id, user.claims.expires_at, services.clock())
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
 

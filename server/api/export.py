@@ -22,14 +22,27 @@ SiteRequired = Annotated[str, Query(pattern=NAME_PATTERN, description="the site 
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "a CSV file"}}
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _cell(value: Any) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with a quote."""
+    """A CSV cell; text that a spreadsheet would run as a formula is prefixed with a quote.
+
+    Spreadsheets skip leading spaces and line breaks before a formula, so `` =1+1`` and
+    ``"\n=1+1"`` count too.
+
+    >>> _cell(" =HYPERLINK(1)"), _cell("-3.5"), _cell("@SUM(1)")
+    ("' =HYPERLINK(1)", '-3.5', "'@SUM(1)")
+    """
     if value is None:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
     text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _is_number(text):
+    stripped = text.lstrip(" \t\r\n")
+    if stripped[:1] in _FORMULA_START[:4] and not _is_number(stripped):
+        return "'" + text
+    if text[:1] in _FORMULA_START[4:]:
         return "'" + text
     return text
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -16,10 +16,31 @@ SitePath = Annotated[str, Path(pattern=NAME_PATTERN, description="the site (hall
 NodePath = Annotated[str, Path(pattern=NAME_PATTERN, description="the edge node id")]
 SiteQuery = Annotated[str | None, Query(pattern=NAME_PATTERN, description="only this site")]
 NameQuery = Annotated[str | None, Query(pattern=NAME_PATTERN)]
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _sane_time(value: datetime) -> datetime:
+    """A time the server can compute with: converted to UTC, between 1970 and 2200.
+
+    Year 1 or 9999 with an offset has no UTC time at all, and ranges around them overflow: refused
+    (422) here instead of failing deep in a query (500).
+    """
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("times must lie between 1970 and 2200")
+    return utc
+
+
+#: A query time: with a time zone, between 1970 and 2200.
+ApiTime = Annotated[AwareDatetime, AfterValidator(_sane_time)]
 Start = Annotated[
-    AwareDatetime | None, Query(description="from (inclusive), with a time zone; default: end - 24 h")
+    ApiTime | None, Query(description="from (inclusive), with a time zone; default: end - 24 h")
 ]
-End = Annotated[AwareDatetime | None, Query(description="until (exclusive), with a time zone; default: now")]
+End = Annotated[ApiTime | None, Query(description="until (exclusive), with a time zone; default: now")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="items to skip")]
 

@@ -67,10 +67,11 @@ def metrics(
     """Prometheus metrics; send ``http.metrics_token`` as a bearer token, or log in as ops."""
     token = services.settings.http.metrics_token
     presented = bearer.credentials if bearer is not None else None
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500 before issue 11).
     if (
         token is not None
         and presented is not None
-        and hmac.compare_digest(presented, token.get_secret_value())
+        and hmac.compare_digest(presented.encode(), token.get_secret_value().encode())
     ):
         return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
     user = authenticate(services, presented or request.cookies.get(SESSION_COOKIE), "bearer")

@@ -30,6 +30,7 @@ class TokenClaims:
     version: int
     csrf: str
     expires_at: datetime
+    token_id: str = ""  # "jti": what logging out revokes
 
 
 def issue_token(
@@ -43,6 +44,7 @@ def issue_token(
         version=version,
         csrf=secrets.token_urlsafe(24),
         expires_at=(now + timedelta(seconds=ttl_s)).replace(microsecond=0),
+        token_id=secrets.token_urlsafe(16),
     )
     payload: dict[str, Any] = {
         "iss": ISSUER,
@@ -51,6 +53,7 @@ def issue_token(
         "role": role,
         "ver": version,
         "csrf": claims.csrf,
+        "jti": claims.token_id,
         "iat": int(now.timestamp()),
         "exp": int(claims.expires_at.timestamp()),
     }
@@ -81,6 +84,7 @@ def read_token(secret: str, token: str, now: datetime) -> TokenClaims:
             version=int(payload["ver"]),
             csrf=str(payload["csrf"]),
             expires_at=exp,
+            token_id=str(payload.get("jti", "")),
         )
     except TokenError:
         raise

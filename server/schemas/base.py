@@ -12,6 +12,6 @@ class Out(BaseModel):
 
 
 class In(BaseModel):
-    """A request model; unknown fields are refused."""
+    """A request model; unknown fields and numbers that are not finite (NaN, Infinity) are refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

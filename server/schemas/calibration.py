@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+import numpy as np
+from pydantic import Field, field_validator
 
 from server.schemas.base import In, Out
 from vision.config import LensConfig, Zone
@@ -83,6 +85,16 @@ class CalibrationIn(In):
         description="lens intrinsics; leave the field out to keep the camera's current lens, "
         "send null for none",
     )
+
+    @field_validator("lens")
+    @classmethod
+    def _finite_lens(cls, lens: LensConfig | None) -> LensConfig | None:
+        if lens is not None:
+            values = [float(v) for v in np.asarray(lens.camera_matrix, dtype=float).ravel()]
+            values += [float(v) for v in lens.distortion]
+            if not all(math.isfinite(v) and abs(v) <= 1e7 for v in values):
+                raise ValueError("lens values must be finite numbers within ±1e7")
+        return lens
 
 
 class CalibrationPointOut(Out):

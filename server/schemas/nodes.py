@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from edge.contract import CONFIG_PUSH_KEYS, MAX_CONFIG_PUSH_BYTES
 from server.schemas.base import In, Out
 
 
@@ -74,6 +76,24 @@ class SiteLayoutOut(Out):
 
 class ConfigPushIn(In):
     config: dict[str, Any] = Field(description="parts of the node config to replace: cameras, zones, spacing")
+
+    @field_validator("config")
+    @classmethod
+    def _pushable(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Only what a node accepts, and not more than a hall's worth (docs/mqtt.md): a push is
+        retained on the broker and sent to the node on every connection."""
+        unknown = sorted(set(config) - CONFIG_PUSH_KEYS)
+        if unknown:
+            raise ValueError(
+                f"a config push may hold only {', '.join(sorted(CONFIG_PUSH_KEYS))}, not {', '.join(unknown)}"
+            )
+        try:
+            size = len(json.dumps(config, allow_nan=False))
+        except ValueError:
+            raise ValueError("a config push holds finite numbers only") from None
+        if size > MAX_CONFIG_PUSH_BYTES:
+            raise ValueError(f"a config push of {size} bytes is larger than {MAX_CONFIG_PUSH_BYTES}")
+        return config
 
 
 class ConfigPushOut(Out):

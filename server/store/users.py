@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.db.tables import User
-from server.store.sql import write
+from server.db.tables import RevokedToken, User
+from server.store.sql import insert_for, write
 
 
 class UserExists(ValueError):
@@ -85,6 +85,20 @@ class UserStore:
         if user is None:
             raise UserNotFound(f"no user {user_id}")
         return user
+
+    def revoke_token(self, token_id: str, expires_at: datetime, now: datetime) -> None:
+        """End one login (logging out) until it expires anyway; forget the expired ones."""
+        with write(self._engine) as conn:
+            conn.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+            if token_id:
+                stmt = insert_for(conn, RevokedToken).values(token_id=token_id, expires_at=expires_at)
+                conn.execute(stmt.on_conflict_do_nothing(index_elements=["token_id"]))
+
+    def token_revoked(self, token_id: str) -> bool:
+        if not token_id:
+            return False
+        with Session(self._engine) as session:
+            return session.get(RevokedToken, token_id) is not None
 
     def touch_login(self, user_id: int, at: datetime) -> None:
         with write(self._engine) as conn:

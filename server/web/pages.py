@@ -233,7 +233,11 @@ def report_page(request: Request) -> Response:
 @router.get("/static/{path:path}")
 async def static_file(path: str, request: Request) -> Response:
     """Static files; revalidated on each load (ETag), so an upgrade reaches every phone."""
-    if path.startswith("vendor/") and not (STATIC_DIR / path).is_file():
+    vendor = STATIC_DIR / "vendor"
+    target = (STATIC_DIR / path).resolve()
+    # Only a path inside vendor/ gets the "run make web" answer: anything else (``vendor/../..``)
+    # gets StaticFiles' plain 404, so the answer never tells whether a file exists elsewhere.
+    if target.is_relative_to(vendor) and not target.is_file():
         return Response(
             f"/static/{path} is missing: {VENDOR_HINT}\n",
             status_code=404,

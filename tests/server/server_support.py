@@ -18,7 +18,7 @@ from support.processes import unique
 from server.runtime import Server, build_server
 from server.settings import Settings
 
-SECRET = "test-secret-" + "x" * 40
+SECRET = "test-secret-q7Kz2mWb9XpL4vNc8RtY3hJd6FsA1gEu"  # long, and as varied as a random key
 
 
 def now() -> datetime:

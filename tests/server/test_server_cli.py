@@ -65,7 +65,7 @@ def test_check_config_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatc
     result = CliRunner().invoke(root, ["server", "check-config"])
     assert result.exit_code == 1 and "HALLWATCH_SECRET_KEY" in result.output
     assert "change-me" not in result.output.split("refusing")[0]  # the secret itself is masked
-    monkeypatch.setenv("HALLWATCH_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("HALLWATCH_SECRET_KEY", "k7Kq2mWb9XpL4vNc8RtY3hJd6FsA1gEuZ0")
     assert CliRunner().invoke(root, ["server", "check-config"]).exit_code == 0
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from server.settings import Settings, SettingsError, load_settings
 
-GOOD_SECRET = "s" * 40
+GOOD_SECRET = "s7Kq2mWb9XpL4vNc8RtY3hJd6FsA1gEuZ0"
 
 
 def test_defaults_are_an_embedded_broker_and_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -78,10 +78,13 @@ def test_cookie_requests_need_the_csrf_header_for_changes(api: Api) -> None:
         ).status_code
         == 204
     )
-    bearer = {"Authorization": f"Bearer {login['access_token']}"}
+    again = api.client.post("/api/v1/auth/login", json={"username": "dan", "password": "password-123"}).json()
+    bearer = {"Authorization": f"Bearer {again['access_token']}"}
     assert (
         api.client.post("/api/v1/auth/logout", headers=bearer).status_code == 204
     )  # a bearer cannot be forged
+    gone = {"Authorization": f"Bearer {login['access_token']}"}
+    assert api.client.get("/api/v1/auth/me", headers=gone).status_code == 401, "logging out ended that login"
 
 
 def test_a_password_change_or_disabling_ends_existing_logins(api: Api) -> None:

@@ -182,3 +182,48 @@ def test_hostile_traffic_and_a_broker_crash_cost_no_valid_event(tmp_path: Path, 
     out = REPO / "test-artifacts"
     out.mkdir(exist_ok=True)
     (out / "reliability.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def test_a_server_killed_mid_stream_loses_no_event_and_stays_unstuck(tmp_path: Path) -> None:
+    """SIGKILL the server while a node publishes, with a poison message among the events: after the
+    restart the broker delivers what the server had not acknowledged, and every valid event is stored."""
+    from support.hallwatch import ServerProcess
+
+    site = unique("kill")
+    broker = Mosquitto(tmp_path / "broker").start()
+    server = ServerProcess(
+        tmp_path / "server", [site], broker_port=broker.port, env={"HALLWATCH_MQTT__SESSION_EXPIRY_S": "600"}
+    ).start()
+    node = Node(site, "edge-1", "cam-1")
+    pub = Publisher(port=broker.port)
+    sent: set[str] = set()
+    try:
+        pub.send(node.layout())
+        poison = json.loads(node.event("camera_lost", reason="x").to_json()) | {
+            "ts": "0001-01-01T00:00:00+01:00"
+        }
+        for i in range(300):
+            if i == 100:
+                assert server.proc is not None
+                server.proc.kill()  # SIGKILL: nothing acknowledged after its last commit
+                server.proc.wait(10)
+                server.proc = None
+                pub.raw(topic_of(node.event("camera_lost", reason="x")), json.dumps(poison).encode(), qos=1)
+            if i == 200:
+                server.start()
+            msg = node.event("person_entered", zone="door", people=[i])
+            sent.add(str(msg.event_id))
+            pub.send(msg, qos=1)
+        wait_until(
+            lambda: server.get("events", "ops", site=site, limit=1)["total"] >= len(sent),
+            60,
+            explain=server.log,
+        )
+        stored = {e["id"] for e in server.get("events", "ops", site=site, limit=1000)["items"]}
+        assert sent <= stored and len(stored) == len(sent)
+        letters = server.get("dead-letters", "ops", site=site)
+        assert [d["reason"] for d in letters["items"]] == ["invalid"], "the poison was set aside once"
+    finally:
+        pub.close()
+        server.stop()
+        broker.kill()

@@ -33,6 +33,7 @@ class Annotator:
     """Draw zones (projected from the floor through the calibration) and a frame's people."""
 
     def __init__(self, hall: HallConfig, camera_id: str, calibration: FloorCalibration) -> None:
+        self._calibration = calibration
         # (zone id, kind, closed, image outline, limit), projected once: the floor does not move.
         self._outlines: list[tuple[str, str, bool, NDArray[np.int32], int | None]] = []
         for zone in hall.zones_for(camera_id):
@@ -71,6 +72,19 @@ class Annotator:
             u, v = (int(round(float(c))) for c in people.image_xy[k])
             cv2.circle(canvas, (u, v), 5, _COLOURS["person"], -1)
             _label(canvas, f"#{int(people.ids[k])}", (u + 6, v), _COLOURS["person"])
+        hidden = state.hidden
+        if len(hidden):  # counted though not seen: where they are thought to stand, hollow
+            for (u, v), track_id in zip(
+                self._calibration.image_from_floor(hidden.floor_xy), hidden.ids, strict=True
+            ):
+                if np.isfinite(u) and np.isfinite(v):
+                    cv2.circle(canvas, (int(round(u)), int(round(v))), 7, _COLOURS["person"], 1, cv2.LINE_AA)
+                    _label(
+                        canvas,
+                        f"#{int(track_id)} hidden",
+                        (int(round(u)) + 8, int(round(v))),
+                        _COLOURS["person"],
+                    )
         for violation in state.violations:
             if violation.a in position and violation.b in position:
                 a = tuple(int(round(float(c))) for c in position[violation.a])

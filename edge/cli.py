@@ -16,6 +16,7 @@ import click
 
 _COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("edge.replay_cli", "Run the vision pipeline over a recorded video and write JSON lines."),
+    "eval": ("edge.eval_cli", "Score a replay's JSON lines against floor truth (counts, limits, pairs)."),
     "models": ("models.cli", "List, verify and export the detector models."),
     "edge": ("edge.node_cli", "Run or check an edge node; generate broker credentials."),
     "server": ("server.cli", "Run the server; manage users."),

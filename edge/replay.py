@@ -11,7 +11,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -19,10 +19,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from vision.calibration_report import CalibrationReport
 from vision.config import HallConfig
 from vision.processor import FrameProcessor
 from vision.smoothing import zone_limits
-from vision.state import HallEvent, HallState
+from vision.state import HallEvent, HallState, Violation
 
 log = logging.getLogger(__name__)
 
@@ -162,13 +163,16 @@ class ReplaySummary:
     crossings: dict[str, dict[str, int]] = field(default_factory=dict)
     bad_frames: int = 0
     limits: dict[str, int] = field(default_factory=dict)
+    calibration: CalibrationReport | None = None
     _last_t_s: float | None = None
 
     @classmethod
-    def for_hall(cls, hall: HallConfig, camera: str) -> ReplaySummary:
+    def for_hall(
+        cls, hall: HallConfig, camera: str, calibration: CalibrationReport | None = None
+    ) -> ReplaySummary:
         """An empty summary that knows the limits of the camera's zones (the pipeline's own)."""
         limits = {limit.zone: limit.limit for limit in zone_limits(hall.zones_for(camera))}
-        return cls(camera=camera, limits=limits)
+        return cls(camera=camera, limits=limits, calibration=calibration)
 
     def add(self, state: HallState) -> None:
         """Count one frame's state in; `video_seconds` is set by `replay`, which knows the frame rate."""
@@ -196,12 +200,19 @@ class ReplaySummary:
             "over_limit_s": {k: round(v, 1) for k, v in self.over_limit_s.items()},
             "spacing_violations": self.spacing_violations,
             "crossings": self.crossings,
+            "calibration": None if self.calibration is None else asdict(self.calibration),
         }
 
 
 def frame_record(state: HallState) -> dict[str, Any]:
-    """The JSON object written for one frame (see README: replay output)."""
-    people = state.people
+    """The JSON object written for one frame (see README: replay output).
+
+    `people` holds the people seen (with their floor uncertainty `sigma_m`), then the people still
+    counted though hidden behind others in this frame (`"hidden": true`, at their predicted
+    position). `violations` holds every pair whose estimated distance is under the minimum, each
+    `certain` or not; `possible` the pairs at or over it whose uncertainty band reaches under it.
+    """
+    people, hidden = state.people, state.hidden
     return {
         "frame": state.frame,
         "camera": state.camera,
@@ -209,18 +220,38 @@ def frame_record(state: HallState) -> dict[str, Any]:
         "people": [
             {
                 "id": int(people.ids[i]),
-                "floor": [round(float(people.floor_xy[i, 0]), 3), round(float(people.floor_xy[i, 1]), 3)],
-                "image": [round(float(people.image_xy[i, 0]), 1), round(float(people.image_xy[i, 1]), 1)],
+                "floor": _xy(people.floor_xy[i], 3),
+                "image": _xy(people.image_xy[i], 1),
                 "conf": round(float(people.scores[i]), 3),
+                "sigma_m": round(float(people.sigma_m[i]), 3),
                 "zone": state.zone_of.get(int(people.ids[i])),
                 "dwell_s": _rounded(state.dwell_s.get(int(people.ids[i]))),
             }
             for i in range(len(people))
+        ]
+        + [
+            {"id": int(hidden.ids[i]), "floor": _xy(hidden.floor_xy[i], 3), "hidden": True}
+            for i in range(len(hidden))
         ],
         "zones": state.zone_counts,
-        "violations": [{"a": v.a, "b": v.b, "distance_m": round(v.distance_m, 3)} for v in state.violations],
+        "violations": [_pair(v) for v in state.violations],
+        "possible": [_pair(v) for v in state.possible],
         "crossings": state.crossings,
         "events": [{k: v for k, v in _event_dict(e).items() if v not in (None, ())} for e in state.events],
+    }
+
+
+def _xy(point: NDArray[np.float64], digits: int) -> list[float]:
+    return [round(float(point[0]), digits), round(float(point[1]), digits)]
+
+
+def _pair(pair: Violation) -> dict[str, Any]:
+    return {
+        "a": pair.a,
+        "b": pair.b,
+        "distance_m": round(pair.distance_m, 3),
+        "uncertainty_m": round(pair.uncertainty_m, 3),
+        "certain": pair.certain,
     }
 
 

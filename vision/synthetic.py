@@ -284,3 +284,110 @@ def _covered_share(box: NDArray[np.float64], others: NDArray[np.float64]) -> flo
 
 
 assert _KEYPOINT_BODY.shape == (KEYPOINTS, 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Walker:
+    """Someone following waypoints `(t_s, x_m, y_m)`, present from the first to the last."""
+
+    id: int
+    waypoints: tuple[tuple[float, float, float], ...]
+    stature_m: float = 1.65
+
+    def at(self, t_s: float) -> StandingPerson | None:
+        times = [w[0] for w in self.waypoints]
+        if t_s < times[0] or t_s > times[-1]:
+            return None
+        x = float(np.interp(t_s, times, [w[1] for w in self.waypoints]))
+        y = float(np.interp(t_s, times, [w[2] for w in self.waypoints]))
+        ahead = min(t_s + 0.2, times[-1])
+        dx = float(np.interp(ahead, times, [w[1] for w in self.waypoints])) - x
+        dy = float(np.interp(ahead, times, [w[2] for w in self.waypoints])) - y
+        facing = math.atan2(dy, dx) if abs(dx) + abs(dy) > 1e-6 else self.id * 0.7
+        return StandingPerson(self.id, x, y, self.stature_m, facing)
+
+
+@dataclass(frozen=True, slots=True)
+class WalkingScene:
+    """People walking and standing in a hall, sampled `fps` times a second for `duration_s`."""
+
+    walkers: tuple[Walker, ...]
+    fps: float
+    duration_s: float
+
+    def frames(self) -> list[tuple[int, float, list[StandingPerson]]]:
+        """Per frame: its index, its time, and who is where."""
+        out = []
+        for k in range(int(round(self.duration_s * self.fps))):
+            t = k / self.fps
+            out.append((k, t, [p for w in self.walkers if (p := w.at(t)) is not None]))
+        return out
+
+
+def busy_hall(
+    *,
+    area: tuple[tuple[float, float], tuple[float, float]],
+    windows: list[tuple[float, float]],
+    walkers: int = 8,
+    duration_s: float = 40.0,
+    fps: float = 5.0,
+    seed: int = 0,
+) -> WalkingScene:
+    """A hall where people walk between random spots, queue and stand at windows in twos and threes,
+    and wait in small groups closer than a metre, so every count, limit and pair gets exercised.
+
+    Args:
+        area: the floor's `((x_min, y_min), (x_max, y_max))` in metres.
+        windows: the centre of each service window's standing area.
+    """
+    rng = np.random.default_rng(seed)
+    (x0, y0), (x1, y1) = area
+    people: list[Walker] = []
+    pid = 1
+
+    def spot() -> tuple[float, float]:
+        return float(rng.uniform(x0 + 0.5, x1 - 0.5)), float(rng.uniform(y0 + 0.5, y1 - 0.5))
+
+    def stature() -> float:
+        return float(np.clip(rng.normal(1.68, 0.09), 1.5, 1.9))
+
+    for _ in range(walkers):  # wanderers: walk, pause, walk on
+        t, (x, y) = float(rng.uniform(0, 5)), spot()
+        points = [(t, x, y)]
+        while t < duration_s:
+            nx, ny = spot()
+            t += float(np.hypot(nx - x, ny - y) / rng.uniform(0.8, 1.4))
+            points.append((t, nx, ny))
+            t += float(rng.uniform(0.5, 4.0))
+            points.append((t, nx, ny))
+            x, y = nx, ny
+        people.append(Walker(pid, tuple(points), stature()))
+        pid += 1
+    entrance = ((x0 + x1) / 2, y0 + 0.3)
+
+    def arrive(spot_xy: tuple[float, float], at_s: float) -> list[tuple[float, float, float]]:
+        """Walk in from the entrance to a spot, arriving at `at_s`, and stay to the end."""
+        walk_s = float(np.hypot(spot_xy[0] - entrance[0], spot_xy[1] - entrance[1]) / 1.1)
+        start = max(at_s - walk_s, 0.0)
+        return [(start, *entrance), (start + walk_s, *spot_xy), (duration_s, *spot_xy)]
+
+    for k, (wx, wy) in enumerate(windows):  # two at each window, and a third who steps up now and then
+        for j, dx in enumerate((-0.35, 0.35)):
+            people.append(Walker(pid, tuple(arrive((wx + dx, wy), 2.0 + 3 * k + j)), stature()))
+            pid += 1
+        start = float(rng.uniform(12, 18))
+        queue = (wx + 0.2, wy - 2.5)
+        points = arrive(queue, start - 3.0)[:-1]
+        points += [(start, *queue), (start + 2.0, wx + 0.1, wy - 0.2), (start + 8.0, wx + 0.1, wy - 0.2)]
+        points += [(start + 10.0, *queue), (duration_s, *queue)]
+        people.append(Walker(pid, tuple(points), stature()))
+        pid += 1
+    for g in range(2):  # small groups standing closer than a metre, in the middle of the hall
+        cx = float(rng.uniform(x0 + 1.5, x1 - 1.5))
+        cy = float(rng.uniform(y0 + 1.5, (y0 + y1) / 2))
+        for k in range(3):
+            angle = 2 * math.pi * k / 3
+            where = (cx + 0.4 * math.cos(angle), cy + 0.4 * math.sin(angle))
+            people.append(Walker(pid, tuple(arrive(where, 6.0 + 4 * g + k)), stature()))
+            pid += 1
+    return WalkingScene(tuple(people), fps, duration_s)

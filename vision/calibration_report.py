@@ -1,0 +1,162 @@
+"""What ops need to know about a calibration, in numbers and in words: the same report for the
+calibration page, `hallwatch edge check` and `hallwatch replay`.
+
+The honest error is the leave-one-out one: each floor mark checked against a calibration fitted to
+the other marks. A homography fits any 4 marks exactly, so with 4 the error is unknown, whatever
+the fit says; 6 or more marks spread over the floor are asked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from vision.calibration import CalibrationError, FloorCalibration
+from vision.camera import camera_pose
+
+Verdict = Literal["unknown", "good", "fair", "poor"]
+
+#: Leave-one-out RMS up to this many centimetres is good; up to `FAIR_CM` fair; above, poor.
+GOOD_CM = 5.0
+FAIR_CM = 15.0
+#: Fewer marks than this get advice to add more.
+ENOUGH_POINTS = 6
+#: The marks' outline should cover at least this share of the hall's floor.
+ENOUGH_COVERAGE = 0.5
+#: A measured mounting height further than this share from the calibration's own is questioned.
+HEIGHT_TOLERANCE = 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationReport:
+    """A calibration's quality.
+
+    Attributes:
+        points: how many image-floor pairs.
+        fit_rms_cm: RMS distance between the marks and where the fit puts them (0 with 4 marks).
+        holdout_rms_cm: RMS leave-one-out error, None when unknown.
+        holdout_cm: per mark, its leave-one-out error in centimetres (None: unknown).
+        worst_point: 0-based index of the mark with the largest leave-one-out error, or None.
+        verdict: good, fair, poor, or unknown.
+        coverage: share of the hall's floor inside the marks' outline, None without a hall.
+        height_m: the camera's height over the floor that the calibration implies, None if it cannot.
+        tilt_deg: the camera's tilt from straight down, None if unknown.
+        advice: what to do, in plain words (empty when all is well).
+    """
+
+    points: int
+    fit_rms_cm: float
+    holdout_rms_cm: float | None
+    holdout_cm: tuple[float | None, ...]
+    worst_point: int | None
+    verdict: Verdict
+    coverage: float | None = None
+    height_m: float | None = None
+    tilt_deg: float | None = None
+    advice: tuple[str, ...] = field(default_factory=tuple)
+
+    def summary(self) -> str:
+        """One line: 'leave-one-out error 4.2 cm (good, 8 marks, worst: mark 3 at 7.9 cm)'."""
+        if self.holdout_rms_cm is None:
+            return f"error unknown ({self.points} marks: at least {ENOUGH_POINTS} are needed to measure it)"
+        worst = ""
+        if self.worst_point is not None:
+            value = self.holdout_cm[self.worst_point]
+            worst = f", worst: mark {self.worst_point + 1} at {value:.1f} cm" if value is not None else ""
+        return (
+            f"leave-one-out error {self.holdout_rms_cm:.1f} cm ({self.verdict}, {self.points} marks{worst})"
+        )
+
+
+def report_calibration(
+    calibration: FloorCalibration,
+    *,
+    hall_polygon: Sequence[tuple[float, float]] | None = None,
+    image_size: tuple[int, int] | None = None,
+    mounting_height_m: float | None = None,
+) -> CalibrationReport:
+    """Judge a calibration.
+
+    Args:
+        calibration: the fitted calibration.
+        hall_polygon: the hall's floor outline in metres, to tell how much of it the marks cover.
+        image_size: the frame's `(width, height)`, for the camera's pose without a lens model.
+        mounting_height_m: the measured height, to compare with the one the calibration implies.
+
+    Example:
+        >>> from vision.calibration import calibrate
+        >>> cal = calibrate([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [1, 0], [1, 1], [0, 1]])
+        >>> report = report_calibration(cal)
+        >>> report.verdict, report.summary()
+        ('unknown', 'error unknown (4 marks: at least 6 are needed to measure it)')
+    """
+    holdout = calibration.holdout_errors_m * 100.0
+    holdout_cm = tuple(None if not np.isfinite(v) else round(float(v), 2) for v in holdout)
+    rms = calibration.holdout_error_cm
+    worst = int(np.nanargmax(holdout)) if np.any(np.isfinite(holdout)) else None
+    verdict: Verdict = (
+        "unknown" if rms is None else "good" if rms <= GOOD_CM else "fair" if rms <= FAIR_CM else "poor"
+    )
+    advice: list[str] = []
+    n = len(calibration.image_points)
+    if n < ENOUGH_POINTS:
+        unknown = " (with 4 the error cannot be known: any 4 marks fit exactly)" if rms is None else ""
+        advice.append(f"add floor marks: {n} now, at least {ENOUGH_POINTS} spread over the floor{unknown}")
+    elif rms is None:
+        advice.append(
+            "some marks cannot be checked against the others: spread them so no 3 of the rest are in line"
+        )
+    if worst is not None and verdict in ("fair", "poor"):
+        advice.append(
+            f"mark {worst + 1} is {holdout[worst]:.0f} cm off a calibration of the other marks: "
+            "check where it was clicked and its measured position"
+        )
+    coverage = None if hall_polygon is None else _coverage(calibration, hall_polygon)
+    if coverage is not None and coverage < ENOUGH_COVERAGE:
+        advice.append(
+            f"the marks cover {coverage:.0%} of the hall's floor: add marks towards its far corners "
+            "(beyond the marks the floor is extrapolated)"
+        )
+    height = tilt = None
+    try:
+        pose = camera_pose(calibration, image_size, mounting_height_m)
+    except CalibrationError as exc:
+        if mounting_height_m is None and calibration.lens is None and image_size is not None:
+            advice.append(str(exc))
+    else:
+        height, tilt = round(pose.height_m, 2), round(pose.tilt_deg, 1)
+        if (
+            mounting_height_m is not None
+            and abs(pose.height_m - mounting_height_m) > HEIGHT_TOLERANCE * mounting_height_m
+        ):
+            advice.append(
+                f"the calibration puts the camera {pose.height_m:.2f} m above the floor but "
+                f"mounting_height_m says {mounting_height_m:.2f} m: check the tape measure and the marks"
+            )
+    return CalibrationReport(
+        points=n,
+        fit_rms_cm=round(calibration.reprojection_error_cm, 2),
+        holdout_rms_cm=None if rms is None else round(rms, 2),
+        holdout_cm=holdout_cm,
+        worst_point=worst,
+        verdict=verdict,
+        coverage=None if coverage is None else round(coverage, 3),
+        height_m=height,
+        tilt_deg=tilt,
+        advice=tuple(advice),
+    )
+
+
+def _coverage(calibration: FloorCalibration, hall_polygon: Sequence[tuple[float, float]]) -> float:
+    """Share of the hall's area inside the convex hull of the floor marks."""
+    hall = np.asarray(hall_polygon, np.float32).reshape(-1, 2)
+    hull = cv2.convexHull(np.asarray(calibration.floor_points, np.float32).reshape(-1, 1, 2))
+    hall_area = abs(float(cv2.contourArea(hall)))
+    if hall_area <= 0:
+        return 1.0
+    overlap, _ = cv2.intersectConvexConvex(cv2.convexHull(hall.reshape(-1, 1, 2)), hull)
+    return min(float(overlap) / hall_area, 1.0)

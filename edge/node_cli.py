@@ -137,10 +137,10 @@ def check(config_path: Path, timeout_s: float) -> None:
     quiet_opencv()
     problems = 0
 
-    def report(what: str, ok: bool, message: str) -> None:
+    def report(what: str, ok: bool, message: str, *, warn: bool = False) -> None:
         nonlocal problems
         problems += 0 if ok else 1
-        mark = "ok     " if ok else "PROBLEM"
+        mark = "PROBLEM" if not ok else "warning" if warn else "ok     "
         click.echo(f"{mark} {what}: {message}")
 
     report(
@@ -149,17 +149,15 @@ def check(config_path: Path, timeout_s: float) -> None:
         f"{config_path}: node {config.node.id} of site {config.site}, "
         f"{len(config.cameras)} camera(s), {len(config.zones)} zone(s)",
     )
-    from vision.calibration import calibration_from_config
-
+    cameras = _check_cameras(config, timeout_s)
     calibrations_ok = True
     for i, cam in enumerate(config.cameras):
-        try:
-            cal = calibration_from_config(cam.calibration)
-            report(f"calibration {cam.id}", True, f"reprojection error {cal.reprojection_error_cm:.1f} cm")
-        except ValueError as exc:
-            calibrations_ok = False
-            report(f"calibration {cam.id}", False, f"cameras[{i}].calibration: {exc}")
-    for cam_id, (ok, message) in _check_cameras(config, timeout_s).items():
+        ok, message = _check_calibration(config, i, cameras[cam.id][2])
+        calibrations_ok &= ok
+        report(f"calibration {cam.id}", ok, message.splitlines()[0], warn="\n" in message)
+        for advice in message.splitlines()[1:]:
+            click.echo(f"          - {advice}")
+    for cam_id, (ok, message, _) in cameras.items():
         report(f"camera {cam_id}", ok, message)
     report("outbox", *_check_outbox(config))
     layout = None
@@ -187,12 +185,45 @@ def check(config_path: Path, timeout_s: float) -> None:
     click.echo("all checks passed")
 
 
-def _check_cameras(config: NodeConfig, timeout_s: float) -> dict[str, tuple[bool, str]]:
-    """Open every camera once, in parallel, and read one frame from each."""
+def _check_calibration(
+    config: NodeConfig, index: int, image_size: tuple[int, int] | None
+) -> tuple[bool, str]:
+    """Whether a camera's calibration holds, and what to tell ops: a first line, then advice lines.
+
+    A poor calibration, or an anchor that cannot place people with it, is a problem; an error that
+    cannot be measured (4 marks) or marks that cover too little of the hall is advice.
+    """
+    from vision.calibration import CalibrationError, calibration_from_config
+    from vision.calibration_report import report_calibration
+    from vision.config import HallZone
+    from vision.placement import FloorPlacer
+
+    cam = config.cameras[index]
+    hall = next((list(z.polygon) for z in config.zones_for(cam.id) if isinstance(z, HallZone)), None)
+    try:
+        cal = calibration_from_config(cam.calibration)
+        FloorPlacer(
+            cam.anchor, cal, keypoint_conf=0.5, mounting_height_m=cam.calibration.mounting_height_m
+        ).check(image_size)
+    except CalibrationError as exc:
+        return False, f"cameras[{index}].calibration: {exc}"
+    quality = report_calibration(
+        cal, hall_polygon=hall, image_size=image_size, mounting_height_m=cam.calibration.mounting_height_m
+    )
+    pose = (
+        "" if quality.height_m is None else f"; camera {quality.height_m} m up, tilted {quality.tilt_deg} deg"
+    )
+    return quality.verdict != "poor", "\n".join([quality.summary() + pose, *quality.advice])
+
+
+def _check_cameras(
+    config: NodeConfig, timeout_s: float
+) -> dict[str, tuple[bool, str, tuple[int, int] | None]]:
+    """Open every camera once, in parallel, and read one frame from each (and learn its size)."""
     from edge.sources import SourceError, open_source
 
-    results: dict[str, tuple[bool, str]] = {
-        cam.id: (False, f"no frame within {timeout_s:g} s") for cam in config.cameras
+    results: dict[str, tuple[bool, str, tuple[int, int] | None]] = {
+        cam.id: (False, f"no frame within {timeout_s:g} s", None) for cam in config.cameras
     }
     stop = threading.Event()
 
@@ -201,20 +232,20 @@ def _check_cameras(config: NodeConfig, timeout_s: float) -> dict[str, tuple[bool
         try:
             source = open_source(cam, stop=stop, epoch_mono=time.monotonic(), timeout_s=timeout_s)
         except SourceError as exc:
-            results[cam.id] = (False, str(exc))
+            results[cam.id] = (False, str(exc), None)
             return
         except Exception as exc:
-            results[cam.id] = (False, f"cannot open {cam.source}: {exc}")
+            results[cam.id] = (False, f"cannot open {cam.source}: {exc}", None)
             return
         try:
             frame = source.read()
             if frame is None:
-                results[cam.id] = (False, f"{source.description} gave no frame")
+                results[cam.id] = (False, f"{source.description} gave no frame", None)
             else:
                 h, w = frame.image.shape[:2]
-                results[cam.id] = (True, f"{source.description}: {w}x{h}")
+                results[cam.id] = (True, f"{source.description}: {w}x{h}", (w, h))
         except SourceError as exc:
-            results[cam.id] = (False, str(exc))
+            results[cam.id] = (False, str(exc), None)
         finally:
             source.close()
 

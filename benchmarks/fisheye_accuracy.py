@@ -13,27 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from models.loader import load_detector
+from vision.accuracy import score_image_points
 from vision.anchors import anchor_points
 from vision.config import DetectorConfig
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "ceiling-fisheye-sample"
-
-
-def rotated_box_contains(box: list[float], point: np.ndarray) -> bool:
-    cx, cy, w, h, angle_deg = box
-    a = math.radians(angle_deg)
-    dx, dy = point[0] - cx, point[1] - cy
-    # Rotate the point into the box's frame (the angle is clockwise in image coordinates).
-    u = dx * math.cos(a) + dy * math.sin(a)
-    v = -dx * math.sin(a) + dy * math.cos(a)
-    return abs(u) <= w / 2 and abs(v) <= h / 2
 
 
 def evaluate(imgsz: int, backend: str, anchor: str, confidence: float) -> dict[str, float]:
@@ -42,29 +32,22 @@ def evaluate(imgsz: int, backend: str, anchor: str, confidence: float) -> dict[s
     for ann in annotations["annotations"]:
         truth.setdefault(ann["image_id"], []).append(ann["bbox"])
     detector = load_detector(DetectorConfig(backend=backend, imgsz=imgsz, confidence=confidence))  # type: ignore[arg-type]
-    tp = fp = fn = 0
-    for image_id, boxes in sorted(truth.items()):
+    points, boxes = [], []
+    for image_id, truth_boxes in sorted(truth.items()):
         image = cv2.imread(str(SAMPLE / "video_0" / f"{image_id}.jpg"))
         found = detector.detect(image)
         found = found.take(np.argsort(-found.scores))
         found = found.take(found.scores >= confidence)
-        points = anchor_points(found, anchor, 0.5)  # type: ignore[arg-type]
-        unmatched = list(range(len(boxes)))
-        for point in points:
-            hit = next((k for k in unmatched if rotated_box_contains(boxes[k], point)), None)
-            if hit is None:
-                fp += 1
-            else:
-                tp += 1
-                unmatched.remove(hit)
-        fn += len(unmatched)
+        points.append(anchor_points(found, anchor, 0.5))  # type: ignore[arg-type]
+        boxes.append(truth_boxes)
+    rates = score_image_points(points, boxes)
     return {
         "imgsz": imgsz,
         "backend": backend,
         "anchor": anchor,
-        "people": tp + fn,
-        "precision": tp / (tp + fp) if tp + fp else 0.0,
-        "recall": tp / (tp + fn) if tp + fn else 0.0,
+        "people": rates.tp + rates.fn,
+        "precision": rates.precision,
+        "recall": rates.recall,
     }
 
 

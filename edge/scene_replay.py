@@ -15,12 +15,73 @@ import numpy as np
 
 from edge.replay import frame_record
 from vision.accuracy import FramePrediction, FrameTruth
-from vision.calibration import FloorCalibration
+from vision.calibration import FloorCalibration, calibrate
 from vision.camera import CameraPose
 from vision.config import HallConfig
 from vision.pipeline import HallPipeline
-from vision.synthetic import WalkingScene, detect
+from vision.synthetic import (
+    WalkingScene,
+    calibrate_camera,
+    detect,
+    fisheye_camera,
+    grid_marks,
+    pinhole_camera,
+)
 from vision.tracking import PersonTracker
+
+ZONES = [
+    {"id": "hall", "kind": "hall", "capacity": 30, "polygon": [[0, 0], [12, 0], [12, 10], [0, 10]]},
+    {"id": "window-1", "kind": "window", "max_people": 2, "polygon": [[2, 8], [4, 8], [4, 10], [2, 10]]},
+    {"id": "window-2", "kind": "window", "max_people": 2, "polygon": [[8, 8], [10, 8], [10, 10], [8, 10]]},
+    {"id": "queue-1", "kind": "queue", "window": "window-1", "polygon": [[2, 4], [4, 4], [4, 8], [2, 8]]},
+]
+
+
+def scene_camera(kind: str) -> tuple[CameraPose, tuple[int, int], FloorCalibration, HallConfig]:
+    """One of the harness's cameras over a 12 x 10 m hall with two windows and a queue.
+
+    Args:
+        kind: "oblique" (5 m up, tilted 55 degrees, feet anchor), "ceiling pinhole" (6 m up, looking
+            down, head anchor) or "ceiling fisheye" (3.5 m up, head anchor).
+
+    Returns:
+        The camera, its image size, its calibration (from floor marks, 0.5 px click noise), and the hall.
+    """
+    if kind == "oblique":
+        size = (1280, 720)
+        pose = pinhole_camera(height_m=5.0, tilt_deg=55, image_size=size, hfov_deg=70, over_xy=(6, -4))
+        anchor = "feet"
+        extra: dict[str, Any] = {}
+    elif kind == "ceiling pinhole":
+        size = (1280, 1080)
+        pose = pinhole_camera(height_m=6.0, tilt_deg=0, image_size=size, hfov_deg=110, over_xy=(6, 5))
+        anchor, extra = "head", {"mounting_height_m": 6.0}
+    else:
+        size = (1536, 1536)
+        pose = fisheye_camera(height_m=3.5, image_size=size, over_xy=(6, 5))
+        anchor = "head"
+    marks = calibrate_camera(pose, grid_marks(5.0, 1.25, (6, 5)), size, noise_px=0.5)
+    calibration = calibrate(marks.image_points, marks.floor_points, pose.lens)
+    if pose.lens is not None:
+        lens = {
+            "camera_matrix": pose.lens.camera_matrix.tolist(),
+            "distortion": pose.lens.distortion.tolist(),
+        }
+        extra = {"lens": {"model": "fisheye", **lens}}
+    camera = {
+        "id": "cam",
+        "source": "synthetic",
+        "anchor": anchor,
+        "calibration": {
+            "image_points": calibration.image_points.tolist(),
+            "floor_points": calibration.floor_points.tolist(),
+            **extra,
+        },
+    }
+    hall = HallConfig.model_validate(
+        {"site": "synthetic", "cameras": [camera], "zones": ZONES, "spacing": {"min_distance_m": 1.0}}
+    )
+    return pose, size, calibration, hall
 
 
 @dataclass(frozen=True)

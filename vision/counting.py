@@ -105,6 +105,8 @@ class ZoneCounter:
         self._entrances = [_segment(e) for e in zones.entrances]
         self._tracks: dict[int, _Track] = {}
         self._last_t_s: float | None = None
+        #: How many hidden people a new track took the place of, since the start.
+        self.reappeared = 0
 
     def update(
         self,
@@ -237,6 +239,7 @@ class ZoneCounter:
         if best is None:
             return None
         del hidden_xy[best]
+        self.reappeared += 1
         return self._tracks.pop(best)
 
     def _may_hide(

@@ -16,62 +16,16 @@ import pytest
 from click.testing import CliRunner
 
 from edge.cli import root
-from edge.scene_replay import SceneRun, replay_scene
+from edge.scene_replay import SceneRun, replay_scene, scene_camera
 from vision.accuracy import score
-from vision.calibration import FloorCalibration, calibrate
-from vision.camera import CameraPose
 from vision.config import HallConfig
-from vision.synthetic import busy_hall, calibrate_camera, fisheye_camera, grid_marks, pinhole_camera
+from vision.synthetic import busy_hall
 
 pytestmark = pytest.mark.slow
 
-ZONES = [
-    {"id": "hall", "kind": "hall", "capacity": 30, "polygon": [[0, 0], [12, 0], [12, 10], [0, 10]]},
-    {"id": "window-1", "kind": "window", "max_people": 2, "polygon": [[2, 8], [4, 8], [4, 10], [2, 10]]},
-    {"id": "window-2", "kind": "window", "max_people": 2, "polygon": [[8, 8], [10, 8], [10, 10], [8, 10]]},
-    {"id": "queue-1", "kind": "queue", "window": "window-1", "polygon": [[2, 4], [4, 4], [4, 8], [2, 8]]},
-]
-
-
-def setup(kind: str) -> tuple[CameraPose, tuple[int, int], FloorCalibration, HallConfig]:
-    if kind == "oblique":
-        size = (1280, 720)
-        pose = pinhole_camera(height_m=5.0, tilt_deg=55, image_size=size, hfov_deg=70, over_xy=(6, -4))
-        anchor, extra = "feet", {}
-    elif kind == "ceiling pinhole":
-        size = (1280, 1080)
-        pose = pinhole_camera(height_m=6.0, tilt_deg=0, image_size=size, hfov_deg=110, over_xy=(6, 5))
-        anchor, extra = "head", {"mounting_height_m": 6.0}
-    else:
-        size = (1536, 1536)
-        pose = fisheye_camera(height_m=3.5, image_size=size, over_xy=(6, 5))
-        anchor, extra = "head", {}
-    marks = calibrate_camera(pose, grid_marks(5.0, 1.25, (6, 5)), size, noise_px=0.5)
-    calibration = calibrate(marks.image_points, marks.floor_points, pose.lens)
-    if pose.lens is not None:
-        lens = {
-            "camera_matrix": pose.lens.camera_matrix.tolist(),
-            "distortion": pose.lens.distortion.tolist(),
-        }
-        extra = {"lens": {"model": "fisheye", **lens}}
-    camera = {
-        "id": "cam",
-        "source": "synthetic",
-        "anchor": anchor,
-        "calibration": {
-            "image_points": calibration.image_points.tolist(),
-            "floor_points": calibration.floor_points.tolist(),
-            **extra,
-        },
-    }
-    hall = HallConfig.model_validate(
-        {"site": "synthetic", "cameras": [camera], "zones": ZONES, "spacing": {"min_distance_m": 1.0}}
-    )
-    return pose, size, calibration, hall
-
 
 def run(kind: str, seed: int = 0, **tracking: float) -> tuple[SceneRun, HallConfig]:
-    pose, size, calibration, hall = setup(kind)
+    pose, size, calibration, hall = scene_camera(kind)
     if tracking:
         hall = hall.model_copy(update={"tracking": hall.tracking.model_copy(update=tracking)})
     scene = busy_hall(area=((0.5, 0.5), (11.5, 9.5)), windows=[(3, 9), (9, 9)], walkers=10, seed=seed)
@@ -152,7 +106,7 @@ def test_the_eval_command_names_a_bad_truth_line(tmp_path: Path, content: str, m
     results = tmp_path / "results.jsonl"
     results.write_text(json.dumps({"frame": 0, "people": [], "zones": {}, "violations": []}) + "\n")
     config = tmp_path / "hall.yaml"
-    _, _, _, hall = setup("oblique")
+    _, _, _, hall = scene_camera("oblique")
     config.write_text(json.dumps(hall.model_dump(mode="json")))
     result = CliRunner().invoke(root, ["eval", str(results), "--truth", str(truth), "-c", str(config)])
     assert result.exit_code != 0 and message in result.output

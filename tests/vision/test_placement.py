@@ -208,3 +208,26 @@ def test_empty_frames_are_fine() -> None:
             Detections.empty(), (100, 100)
         )
         assert placed.floor_xy.shape == (0, 2) and placed.sigma_m.shape == (0,)
+
+
+def test_people_cut_by_the_image_side_are_placed_from_their_body_axis() -> None:
+    size = (1280, 720)
+    pose = pinhole_camera(height_m=6.0, tilt_deg=55, image_size=size, hfov_deg=60)
+    calibration = calibrate_camera(pose, grid_marks(10.0, 2.0, (0, 8)), size)
+    whole, truth = isolated_people(pose, size, ASSUMED_STATURE, 30, seed=7)
+    placer = FloorPlacer("feet", calibration, keypoint_conf=0.5)
+    whole_error = np.hypot(*(placer.place(whole, size).floor_xy - truth).T)
+    cut_errors, box_errors = [], []
+    for i in range(len(whole)):
+        # The same person in a frame whose right edge cuts through their box, a third of its width in.
+        x1, y1, x2, y2 = whole.boxes_xyxy[i]
+        width = int(x2 - (x2 - x1) / 3)
+        box = np.array([[x1, y1, width, y2]], np.float32)
+        seen = whole.keypoints_conf[i : i + 1] * (whole.keypoints_xy[i : i + 1, :, 0] < width)
+        cut = Detections.from_boxes(box, whole.scores[i : i + 1], whole.keypoints_xy[i : i + 1], seen)
+        cut_errors.append(float(np.hypot(*(placer.place(cut, (width, size[1])).floor_xy[0] - truth[i]))))
+        box_errors.append(
+            float(np.hypot(*(calibration.floor_from_image([[(x1 + width) / 2, y2]])[0] - truth[i])))
+        )
+    assert np.median(cut_errors) < np.median(box_errors)
+    assert np.median(cut_errors) < np.median(whole_error) + 0.1

@@ -153,6 +153,8 @@ class FloorCalibration:
         holdout_errors_m: `(n,)` leave-one-out errors: per point, the distance in metres between its
             floor point and where a calibration fitted to the other points puts it. NaN for a point
             without which the rest cannot be fitted; all NaN with fewer than 5 points (unknown).
+        rest_errors_m: `(n,)` per point, the RMS error of the other points under a fit without it:
+            the point whose removal leaves the rest agreeing best is the likeliest wrong one.
     """
 
     homography: NDArray[np.float64]
@@ -161,6 +163,7 @@ class FloorCalibration:
     floor_points: NDArray[np.float64]
     errors_m: NDArray[np.float64]
     holdout_errors_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    rest_errors_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
     _inverse: NDArray[np.float64] = field(init=False, repr=False)
     _front_sign: float = field(init=False, repr=False)
 
@@ -191,6 +194,16 @@ class FloorCalibration:
         if len(known) < 5 or len(known) < len(self.holdout_errors_m):
             return None
         return float(np.sqrt(np.mean(known**2)) * 100.0)
+
+    @property
+    def suspect_point(self) -> int | None:
+        """The point most likely wrong: with 6 or more, the one without which the others agree best;
+        with 5, the one with the largest leave-one-out error (the other 4 fit exactly). None if unknown."""
+        if len(self.rest_errors_m) >= 6 and np.any(np.isfinite(self.rest_errors_m)):
+            return int(np.nanargmin(self.rest_errors_m))
+        if np.any(np.isfinite(self.holdout_errors_m)):
+            return int(np.nanargmax(self.holdout_errors_m))
+        return None
 
     @property
     def scale_error(self) -> float | None:
@@ -304,32 +317,38 @@ def calibrate(
         )
     fitted_m = _apply_homography(homography, undistorted)
     errors_m = np.linalg.norm(fitted_m - floor_m, axis=1)
+    holdout, rest = _holdout_errors(undistorted, floor_m)
     return FloorCalibration(
         homography=homography,
         lens=the_lens,
         image_points=image_px,
         floor_points=floor_m,
         errors_m=errors_m,
-        holdout_errors_m=_holdout_errors(undistorted, floor_m),
+        holdout_errors_m=holdout,
+        rest_errors_m=rest,
     )
 
 
-def _holdout_errors(undistorted: NDArray[np.float64], floor_m: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Per point, its floor error under a homography fitted to all the other points (NaN: unknown)."""
+def _holdout_errors(
+    undistorted: NDArray[np.float64], floor_m: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per point, its floor error under a homography fitted to all the other points, and the RMS of
+    those other points' own errors under that fit (how well the rest agrees without it). NaN: unknown."""
     n = len(undistorted)
-    errors = np.full(n, np.nan)
+    errors, rest_rms = np.full(n, np.nan), np.full(n, np.nan)
     if n < 5:
-        return errors
+        return errors, rest_rms
     for i in range(n):
         rest = np.arange(n) != i
         try:  # a rest without 4 points in general position fails here, in the DLT
             homography = _fit_homography(undistorted[rest], floor_m[rest])
         except CalibrationError:
             continue
-        predicted = _apply_homography(homography, undistorted[i : i + 1])[0]
-        if np.all(np.isfinite(predicted)):
-            errors[i] = float(np.linalg.norm(predicted - floor_m[i]))
-    return errors
+        predicted = _apply_homography(homography, undistorted)
+        if np.all(np.isfinite(predicted[i])):
+            errors[i] = float(np.linalg.norm(predicted[i] - floor_m[i]))
+        rest_rms[i] = float(np.sqrt(np.mean(np.sum((predicted[rest] - floor_m[rest]) ** 2, axis=1))))
+    return errors, rest_rms
 
 
 def calibration_from_config(cfg: CalibrationConfig) -> FloorCalibration:

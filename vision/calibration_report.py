@@ -40,7 +40,7 @@ class CalibrationReport:
         fit_rms_cm: RMS distance between the marks and where the fit puts them (0 with 4 marks).
         holdout_rms_cm: RMS leave-one-out error, None when unknown.
         holdout_cm: per mark, its leave-one-out error in centimetres (None: unknown).
-        worst_point: 0-based index of the mark with the largest leave-one-out error, or None.
+        worst_point: 0-based index of the mark most likely wrong (`FloorCalibration.suspect_point`).
         verdict: good, fair, poor, or unknown.
         coverage: share of the hall's floor inside the marks' outline, None without a hall.
         height_m: the camera's height over the floor that the calibration implies, None if it cannot.
@@ -60,13 +60,16 @@ class CalibrationReport:
     advice: tuple[str, ...] = field(default_factory=tuple)
 
     def summary(self) -> str:
-        """One line: 'leave-one-out error 4.2 cm (good, 8 marks, worst: mark 3 at 7.9 cm)'."""
+        """One line: 'leave-one-out error 4.2 cm (good, 8 points, suspect: point 3, 7.9 cm off)'.
+
+        Points are numbered from 0, as on the calibration page and in the core's error messages.
+        """
         if self.holdout_rms_cm is None:
-            return f"error unknown ({self.points} marks: at least {ENOUGH_POINTS} are needed to measure it)"
+            return f"error unknown ({self.points} points: at least {ENOUGH_POINTS} are needed to measure it)"
         worst = ""
         if self.worst_point is not None:
             value = self.holdout_cm[self.worst_point]
-            worst = f", worst: mark {self.worst_point + 1} at {value:.1f} cm" if value is not None else ""
+            worst = f", suspect: point {self.worst_point}, {value:.1f} cm off" if value is not None else ""
         return (
             f"leave-one-out error {self.holdout_rms_cm:.1f} cm ({self.verdict}, {self.points} marks{worst})"
         )
@@ -92,33 +95,33 @@ def report_calibration(
         >>> cal = calibrate([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [1, 0], [1, 1], [0, 1]])
         >>> report = report_calibration(cal)
         >>> report.verdict, report.summary()
-        ('unknown', 'error unknown (4 marks: at least 6 are needed to measure it)')
+        ('unknown', 'error unknown (4 points: at least 6 are needed to measure it)')
     """
     holdout = calibration.holdout_errors_m * 100.0
     holdout_cm = tuple(None if not np.isfinite(v) else round(float(v), 2) for v in holdout)
     rms = calibration.holdout_error_cm
-    worst = int(np.nanargmax(holdout)) if np.any(np.isfinite(holdout)) else None
+    worst = calibration.suspect_point
     verdict: Verdict = (
         "unknown" if rms is None else "good" if rms <= GOOD_CM else "fair" if rms <= FAIR_CM else "poor"
     )
     advice: list[str] = []
     n = len(calibration.image_points)
     if n < ENOUGH_POINTS:
-        unknown = " (with 4 the error cannot be known: any 4 marks fit exactly)" if rms is None else ""
-        advice.append(f"add floor marks: {n} now, at least {ENOUGH_POINTS} spread over the floor{unknown}")
+        unknown = " (with 4 the error cannot be known: any 4 points fit exactly)" if rms is None else ""
+        advice.append(f"add floor points: {n} now, at least {ENOUGH_POINTS} spread over the floor{unknown}")
     elif rms is None:
         advice.append(
             "some marks cannot be checked against the others: spread them so no 3 of the rest are in line"
         )
-    if worst is not None and verdict in ("fair", "poor"):
+    if worst is not None and verdict in ("fair", "poor") and np.isfinite(holdout[worst]):
         advice.append(
-            f"mark {worst + 1} is {holdout[worst]:.0f} cm off a calibration of the other marks: "
+            f"point {worst} is {holdout[worst]:.0f} cm off a calibration of the other points: "
             "check where it was clicked and its measured position"
         )
     coverage = None if hall_polygon is None else _coverage(calibration, hall_polygon)
     if coverage is not None and coverage < ENOUGH_COVERAGE:
         advice.append(
-            f"the marks cover {coverage:.0%} of the hall's floor: add marks towards its far corners "
+            f"the points cover {coverage:.0%} of the hall's floor: add points towards its far corners "
             "(beyond the marks the floor is extrapolated)"
         )
     height = tilt = None
@@ -135,7 +138,7 @@ def report_calibration(
         ):
             advice.append(
                 f"the calibration puts the camera {pose.height_m:.2f} m above the floor but "
-                f"mounting_height_m says {mounting_height_m:.2f} m: check the tape measure and the marks"
+                f"mounting_height_m says {mounting_height_m:.2f} m: check the tape measure and the points"
             )
     return CalibrationReport(
         points=n,

@@ -12,7 +12,7 @@ camera sources (which may hold stream passwords) or the MQTT and outbox settings
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import numpy as np
 import yaml
@@ -39,6 +39,7 @@ from server.schemas.calibration import (
 from server.schemas.nodes import ConfigPushIn, ConfigPushOut
 from server.services import Services
 from vision.calibration import CalibrationError, FloorCalibration, calibrate
+from vision.calibration_report import report_calibration
 from vision.config import HallConfig, LensConfig, Zone
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ Operator = Annotated[AuthUser, Depends(require(Permission.NODES_WRITE))]
 CameraPath = Annotated[str, Path(pattern=NAME_PATTERN, description="one of the node's cameras")]
 
 UNPROCESSABLE = 422  # starlette renamed its constant; the number is what clients see
-GOOD_CM, FAIR_CM = 5.0, 15.0
 EDGE_STEPS = 16  # each zone edge is cut into this many pieces, so that drawn outlines follow the lens
 MAX_GRID_LINES = 80
 Responses = dict[int | str, dict[str, Any]]
@@ -214,20 +214,6 @@ def floor_grid(cal: FloorCalibration, layout: NodeLayout) -> list[list[tuple[flo
     return [_pixels(cal.image_from_floor(_densify(line, closed=False))) for line in lines]
 
 
-def _quality(rms_cm: float, max_cm: float) -> tuple[Literal["good", "fair", "poor"], str]:
-    if rms_cm < GOOD_CM:
-        return "good", f"RMS error {rms_cm:.1f} cm: good enough for the 1-metre rule."
-    if rms_cm < FAIR_CM:
-        return "fair", (
-            f"RMS error {rms_cm:.1f} cm (worst point {max_cm:.1f} cm): usable; check the worst point's "
-            "floor coordinates, or add points spread over the floor."
-        )
-    return "poor", (
-        f"RMS error {rms_cm:.1f} cm (worst point {max_cm:.1f} cm): too large to judge 1 m. A floor "
-        "coordinate is probably wrong, or the points are listed in a different order than in the image."
-    )
-
-
 def _lens_for(body: CalibrationIn, layout: NodeLayout, camera: str) -> LensConfig | None:
     if "lens" in body.model_fields_set:
         return body.lens
@@ -268,7 +254,8 @@ def preview_calibration(
     camera_or_404(services, row, camera)
     layout = layout_or_409(row)
     cal, lens = fit(body, layout, camera)
-    quality, advice = _quality(cal.reprojection_error_cm, cal.max_error_cm)
+    hall = next((z.polygon for z in layout.zones if z.kind == "hall" and z.polygon), None)
+    report = report_calibration(cal, hall_polygon=hall)
     floor_fitted = cal.floor_from_image(cal.image_points)
     image_fitted = cal.image_from_floor(cal.floor_points)
     points = [
@@ -277,6 +264,7 @@ def preview_calibration(
             image=(float(cal.image_points[i, 0]), float(cal.image_points[i, 1])),
             floor=(float(cal.floor_points[i, 0]), float(cal.floor_points[i, 1])),
             error_cm=round(float(cal.errors_m[i]) * 100.0, 2),
+            holdout_cm=report.holdout_cm[i],
             floor_fitted=_metres(floor_fitted[i]),
             image_fitted=_pixels(image_fitted[i : i + 1])[0],
         )
@@ -290,8 +278,12 @@ def preview_calibration(
         homography=[[float(v) for v in row_] for row_ in cal.homography],
         rms_error_cm=round(cal.reprojection_error_cm, 2),
         max_error_cm=round(cal.max_error_cm, 2),
-        quality=quality,
-        advice=advice,
+        holdout_error_cm=report.holdout_rms_cm,
+        worst_point=report.worst_point,
+        quality=report.verdict,
+        advice=" ".join(_sentence(text) for text in (report.summary(), *report.advice)),
+        camera_height_m=report.height_m,
+        camera_tilt_deg=report.tilt_deg,
         points=points,
         zones=project_zones(cal, layout, camera),
         grid=floor_grid(cal, layout),
@@ -299,6 +291,10 @@ def preview_calibration(
         yaml=f"# calibration of camera {camera} (node {node}, site {site}); merge into the node's file\n"
         + as_yaml({"cameras": [section]}),
     )
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
 
 
 def _metres(point: NDArray[np.float64]) -> tuple[float, float] | None:

@@ -102,6 +102,10 @@ class CalibrationPointOut(Out):
     image: Pixel
     floor: tuple[float, float]
     error_cm: float = Field(description="distance on the floor between the point and where the fit puts it")
+    holdout_cm: float | None = Field(
+        description="distance on the floor between the point and where a fit of the other points puts it "
+        "(leave-one-out): the honest error; null when it cannot be known (fewer than 5 points)"
+    )
     floor_fitted: tuple[float, float] | None = Field(description="where the fit puts the image point, metres")
     image_fitted: Pixel | None = Field(description="where the fit puts the floor point in the image, pixels")
 
@@ -122,10 +126,19 @@ class CalibrationPreviewOut(Out):
     node: str
     camera: str
     homography: list[list[float]] = Field(description="3x3, undistorted image pixels to floor metres")
-    rms_error_cm: float
+    rms_error_cm: float = Field(description="RMS of the fit's own errors (0 with any 4 points)")
     max_error_cm: float
-    quality: Literal["good", "fair", "poor"] = Field(description="good < 5 cm RMS, fair < 15 cm, poor")
+    holdout_error_cm: float | None = Field(
+        description="RMS leave-one-out error: each point against a fit of the others; null when unknown"
+    )
+    worst_point: int | None = Field(description="index of the point with the largest leave-one-out error")
+    quality: Literal["unknown", "good", "fair", "poor"] = Field(
+        description="by the leave-one-out error: good up to 5 cm, fair up to 15 cm, else poor; "
+        "unknown below 5 points"
+    )
     advice: str
+    camera_height_m: float | None = Field(description="the camera's height the calibration implies, if known")
+    camera_tilt_deg: float | None = Field(description="its tilt from straight down, if known")
     points: list[CalibrationPointOut]
     zones: list[ProjectedZoneOut]
     grid: list[list[Pixel | None]] = Field(description="1 m floor grid lines, in image pixels")

@@ -11,8 +11,8 @@ import json
 import cv2
 import numpy as np
 import pytest
-
 from conftest import SHARED_DATA
+
 from models.loader import load_detector
 from vision.accuracy import score_image_points
 from vision.anchors import anchor_points
@@ -21,7 +21,7 @@ from vision.config import DetectorConfig
 SAMPLE = SHARED_DATA / "ceiling-fisheye-sample"
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"{SAMPLE} (shared evaluation data) is not on this machine"),
+    pytest.mark.skipif(not SAMPLE.is_dir(), reason=f"{SAMPLE} (shared evaluation data) is not here"),
 ]
 
 

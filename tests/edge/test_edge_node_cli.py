@@ -43,8 +43,8 @@ def test_check_passes_on_a_good_node(tmp_path: Path, broker: Mosquitto, site: st
     lines = result.output.splitlines()
     assert f"ok      camera cam-1: video file {video}: 64x48" in lines
     # Four marks fit any homography exactly: the error is unknown, and the check says so.
-    assert "warning calibration cam-1: error unknown (4 marks: at least 6 are needed to measure it)" in lines
-    assert any(line.strip().startswith("- add floor marks: 4 now, at least 6") for line in lines)
+    assert "warning calibration cam-1: error unknown (4 points: at least 6 are needed to measure it)" in lines
+    assert any(line.strip().startswith("- add floor points: 4 now, at least 6") for line in lines)
     assert (
         f"ok      broker: connected to the broker at 127.0.0.1:{broker.port} as {node_id} (MQTT 5)" in lines
     )
@@ -218,7 +218,7 @@ def test_run_help_hides_the_test_processor_option() -> None:
 
 def test_check_names_the_mark_that_spoils_a_calibration(tmp_path: Path, site: str, node_id: str) -> None:
     video = make_video(tmp_path / "v.avi")
-    # A 60 x 40 px image of a 6 x 4 m floor, marked at 8 points; mark 6 clicked 8 px (0.8 m) off.
+    # A 60 x 40 px image of a 6 x 4 m floor, marked at 8 points; point 5 clicked 8 px (0.8 m) off.
     floor = [(0, 0), (6, 0), (6, 4), (0, 4), (3, 0), (3, 4), (0, 2), (6, 2)]
     image = [(10 * x + 2, 10 * y + 4) for x, y in floor]
     image[5] = (image[5][0] + 8, image[5][1])
@@ -227,5 +227,5 @@ def test_check_names_the_mark_that_spoils_a_calibration(tmp_path: Path, site: st
     result = check(write_yaml(tmp_path / "node.yaml", cfg))
     lines = result.output.splitlines()
     (line,) = [line for line in lines if "calibration cam-1" in line]
-    assert line.startswith("PROBLEM calibration cam-1: leave-one-out error") and "worst: mark 6" in line
-    assert any("mark 6 is" in line and "off a calibration of the other marks" in line for line in lines)
+    assert line.startswith("PROBLEM calibration cam-1: leave-one-out error") and "suspect: point 5" in line
+    assert any("point 5 is" in line and "off a calibration of the other points" in line for line in lines)

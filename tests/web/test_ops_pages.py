@@ -190,7 +190,7 @@ def test_ops_see_the_node_online_with_its_health_and_events_live(
 
 # ------------------------------------------------------------------------------------ calibration
 # Floor tile corners of the synthetic hall (metres), and where the camera sees them.
-NEW_FLOOR = [(1.0, 1.0), (9.0, 1.0), (9.0, 7.0), (1.0, 7.0), (5.0, 4.0)]
+NEW_FLOOR = [(1.0, 1.0), (9.0, 1.0), (9.0, 7.0), (1.0, 7.0), (5.0, 4.0), (3.0, 5.5)]
 
 
 def test_calibration_round_trips_a_saved_config_to_the_node(
@@ -216,12 +216,16 @@ def test_calibration_round_trips_a_saved_config_to_the_node(
         expect(row.locator(".floor-x")).to_be_focused()
         row.locator(".floor-x").fill(f"{x:g}")
         row.locator(".floor-y").fill(f"{y:g}")
+        if i == 3:  # four points fit exactly: the page must not call that good
+            expect(page.locator("#calib-result")).to_have_attribute("data-quality", "unknown")
+            expect(page.locator("#calib-rms")).to_contain_text("unknown with 4 points")
+            expect(page.locator("#calib-advice")).to_contain_text("at least 6")
     expect(page.locator("#calib-result")).to_have_attribute("data-quality", "good")
     rms = float(re.search(r"([\d.]+) cm RMS", page.locator("#calib-rms").inner_text()).group(1))  # type: ignore[union-attr]
     assert rms < 5.0, "clicks on the snapshot land on the frame's own pixels"
     expect(page.locator("#points-body .point-error").first).to_have_text(re.compile(r"^\d+\.\d cm$"))
     expect(page.locator("#calib-overlay .calib-zone")).to_have_count(6)  # hall, 2 windows, 2 queues, door
-    expect(page.locator("#calib-overlay .calib-marker")).to_have_count(5)
+    expect(page.locator("#calib-overlay .calib-marker")).to_have_count(6)
     with page.expect_download() as download:
         page.get_by_role("button", name="Download YAML").click()
     downloaded = yaml.safe_load(Path(download.value.path()).read_text())

@@ -274,10 +274,14 @@ def test_preview_reports_errors_in_cm_and_draws_the_zones(
     assert body["grid"]
     assert yaml.safe_load(body["yaml"])["cameras"][0]["calibration"]["floor_points"][4] == [4.0, 3.0]
 
+    assert body["holdout_error_cm"] is not None and body["holdout_error_cm"] < 0.5
+    assert all(p["holdout_cm"] is not None for p in body["points"])
+
     skewed = {**GOOD, "floor_points": [*GOOD["floor_points"][:4], [4.6, 3.0]]}
     poor = client.post(url, json=skewed, headers=headers).json()
     assert poor["max_error_cm"] > 10 and poor["quality"] in ("fair", "poor")
     assert max(p["error_cm"] for p in poor["points"]) == poor["max_error_cm"]
+    assert poor["holdout_error_cm"] > poor["rms_error_cm"]  # checked against the others, the error shows
 
     lens = {
         "model": "pinhole",
@@ -457,3 +461,30 @@ def test_only_ops_may_use_the_ops_endpoints(ops_world: tuple[Server, TestClient,
             assert f"the {role} role may not do this" in refused.json()["detail"]
     time.sleep(0.5)
     assert node.node.applied_config_id is None and node.node.snapshots.sent == 0, "nothing reached the node"
+
+
+@pytest.mark.timeout(90)
+def test_four_points_do_not_pass_for_good_even_with_one_dragged(
+    ops_world: tuple[Server, TestClient, RealNode],
+) -> None:
+    """Any 4 points fit a homography exactly: 0.0 cm said "good enough" after a point was dragged 30 px."""
+    server, client, node = ops_world
+    headers = ops(client, server)
+    url = f"{base(node)}/cameras/cam-1/calibration/preview"
+    four = {key: points[:4] for key, points in GOOD.items()}
+    four["image_points"][2] = [four["image_points"][2][0] + 30, four["image_points"][2][1]]  # dragged 30 px
+
+    body = client.post(url, json=four, headers=headers).json()
+
+    assert body["rms_error_cm"] < 1e-3  # the fit's own error: meaningless
+    assert body["quality"] == "unknown" and body["holdout_error_cm"] is None
+    assert all(p["holdout_cm"] is None for p in body["points"])
+    assert "Error unknown" in body["advice"] and "at least 6" in body["advice"]
+
+    dragged = {key: list(points) for key, points in GOOD.items()}
+    dragged["image_points"] = [*GOOD["image_points"], [80, 180], [240, 60]]
+    dragged["floor_points"] = [*GOOD["floor_points"], [2.0, 4.5], [6.0, 1.5]]
+    dragged["image_points"][4] = [190, 120]  # the middle point, dragged 30 px
+    named = client.post(url, json=dragged, headers=headers).json()
+    assert named["worst_point"] == 4 and named["quality"] in ("fair", "poor")
+    assert "Point 4 is" in named["advice"]  # numbered from 0, as the page's badges

@@ -257,8 +257,14 @@ function removePoint(index) {
   schedulePreview();
 }
 
+// A point's honest error: against a fit of the other points (leave-one-out). With fewer than 5 points it
+// cannot be known, and the fit's own error (0 with 4 points, whatever they are) says nothing.
+function pointError(index) {
+  return state.preview?.points?.[index]?.holdout_cm;
+}
+
 function pointRow(point, index) {
-  const error = state.preview?.points?.[index]?.error_cm;
+  const error = pointError(index);
   const input = (cls, value, label) =>
     h("input", {
       class: `floor-input ${cls}`,
@@ -306,10 +312,11 @@ function renderPoints() {
 function renderErrors() {
   const rows = els.pointsBody.querySelectorAll("tr");
   rows.forEach((row, i) => {
-    const error = state.preview?.points?.[i]?.error_cm;
+    const error = pointError(i);
     const cell = row.querySelector(".point-error");
-    setText(cell, finite(error) ? `${numberText(error, 1)} cm` : "–");
+    setText(cell, finite(error) ? `${numberText(error, 1)} cm` : state.preview ? "unknown" : "–");
     cell.dataset.level = !finite(error) ? "" : error < 5 ? "ok" : error < 15 ? "warn" : "bad";
+    row.dataset.worst = state.preview?.worst_point === i && state.preview.quality !== "good" ? "true" : "false";
   });
 }
 
@@ -418,7 +425,7 @@ function showResult(hint = null) {
   els.error.hidden = !state.previewError;
   setText(els.error, state.previewError ?? "");
   els.result.dataset.quality = preview ? preview.quality : "none";
-  setText(els.rms, preview ? `${numberText(preview.rms_error_cm, 1)} cm RMS · worst ${numberText(preview.max_error_cm, 1)} cm` : "–");
+  setText(els.rms, preview ? errorText(preview) : "–");
   setText(els.advice, preview ? preview.advice : state.previewError ? "These points cannot be used: see below." : hint ?? "");
   els.save.disabled = !preview || state.waiting !== null;
   els.download.disabled = !preview;
@@ -428,6 +435,13 @@ function showResult(hint = null) {
     const i = Number(marker.parentElement.dataset.index);
     marker.dataset.complete = complete(state.points[i]) ? "true" : "false";
   }
+}
+
+function errorText(preview) {
+  if (!finite(preview.holdout_error_cm)) return `unknown with ${preview.points.length} points (at least 6 needed)`;
+  const worst = preview.worst_point;
+  const at = finite(worst) ? ` · worst point ${worst}: ${numberText(preview.points[worst].holdout_cm, 1)} cm` : "";
+  return `${numberText(preview.holdout_error_cm, 1)} cm RMS${at}`;
 }
 
 function renderAll() {
@@ -447,7 +461,7 @@ async function save() {
   try {
     const before = await api(`nodes/${site}/${node}`);
     const pushed = await api(`nodes/${site}/${node}/cameras/${camera}/calibration`, { method: "POST", body: body() });
-    showStatus(els.saveStatus, "busy", `Sent (${numberText(pushed.rms_error_cm, 1)} cm RMS). Waiting for ${node} to apply it…`);
+    showStatus(els.saveStatus, "busy", `Sent. Waiting for ${node} to apply it…`);
     state.waiting = waitForApplied({ site, node, eventId: pushed.event_id, refusedBefore: before.rejected_config });
     const result = await state.waiting.promise;
     if (result.state === "applied") {

@@ -58,6 +58,8 @@ class ServerStack:
             "HALLWATCH_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
             "HALLWATCH_MQTT__URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
             "HALLWATCH_MQTT__SESSION_EXPIRY_S": "0",
+            # The benchmarks' publishers are nodes the server has not met: accept them, as ops would.
+            "HALLWATCH_INGEST__ACCEPT_NEW_NODES": "true",
             "HALLWATCH_HTTP__PORT": str(self.http_port),
             **settings,
         }

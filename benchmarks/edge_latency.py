@@ -31,12 +31,12 @@ from _frames import benchmark_video
 from numpy.typing import NDArray
 
 from edge.config import MqttConfig, NodeConfig
-from edge.contract import CameraEvent, camera_topic
 from edge.events import Origin, camera_event
 from edge.node import EdgeNode
 from edge.outbox import Outbox
 from edge.processors import PipelineProcessors
 from edge.publisher import MqttPublisher, OutboxPump
+from hallwatch.contract import CameraEvent, camera_topic
 from vision.state import HallEvent, HallState
 
 

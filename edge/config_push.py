@@ -25,7 +25,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from edge.config import NodeConfig, format_validation_error
-from edge.contract import NodeConfigPush
+from hallwatch.contract import NodeConfigPush
 from vision.calibration import calibration_from_config
 
 PUSHABLE = ("cameras", "zones", "spacing")

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from edge.config import NodeConfig
-from edge.contract import TOPIC_ROOT
+from hallwatch.contract import TOPIC_ROOT
 
 PBKDF2_ITERATIONS = 101  # mosquitto_passwd's own default; the broker hashes every login with it
 SALT_BYTES = 12

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from edge.contract import CameraEvent, CameraPositions, CameraState, FloorPosition, clean_text
+from hallwatch.contract import CameraEvent, CameraPositions, CameraState, FloorPosition, clean_text
 from vision.state import HallEvent, HallState
 
 

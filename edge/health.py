@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib import metadata
 
-from edge.contract import CameraHealth, NodeHealth, clean_text
 from edge.events import Origin
+from hallwatch.contract import CameraHealth, NodeHealth, clean_text
 
 
 def software_version() -> str:

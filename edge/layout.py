@@ -10,8 +10,8 @@ import uuid
 from datetime import datetime
 
 from edge.config import NodeConfig
-from edge.contract import LayoutCamera, LayoutLens, LayoutZone, NodeLayout
 from edge.events import Origin
+from hallwatch.contract import LayoutCamera, LayoutLens, LayoutZone, NodeLayout
 from vision.calibration import calibration_from_config
 from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
 

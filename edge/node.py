@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Literal
 from edge.camera import CameraWorker
 from edge.config import NodeConfig
 from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file
-from edge.contract import NodeStatus, NodeTopicKind, camera_topic, node_topic
 from edge.events import (
     Origin,
     StateThrottle,
@@ -51,6 +50,7 @@ from edge.outbox import Outbox, OutboxError
 from edge.publisher import MqttPublisher, OutboxPump
 from edge.snapshot import LatestFrame, SnapshotResponder
 from edge.sources import CameraFeed, Frame, SourceOpener, open_source
+from hallwatch.contract import NodeStatus, NodeTopicKind, camera_topic, node_topic
 from vision.config import CameraConfig
 from vision.state import HallEvent, HallState
 

@@ -129,9 +129,9 @@ def _now() -> datetime:
 )
 def check(config_path: Path, timeout_s: float) -> None:
     """Check a node's set-up: config, calibrations, cameras, outbox, broker login and ACL."""
-    from edge.contract import node_topic
     from edge.layout import node_layout
     from edge.publisher import probe_broker
+    from hallwatch.contract import node_topic
 
     config = _load(config_path)
     quiet_opencv()

@@ -32,7 +32,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from edge.contract import (
+from edge.events import Origin
+from hallwatch.contract import (
     MAX_SNAPSHOT_JPEG_BYTES,
     MAX_SNAPSHOT_SIDE_PX,
     NodeSnapshot,
@@ -41,7 +42,6 @@ from edge.contract import (
     clean_text,
     parse_snapshot_request,
 )
-from edge.events import Origin
 from vision.detections import Detections
 
 log = logging.getLogger(__name__)

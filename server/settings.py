@@ -25,7 +25,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from edge.contract import Name
+from hallwatch.contract import Name
 
 PLACEHOLDER_SECRET = "change-me-demo-only-this-is-not-a-secret"  # refused outside demo mode
 _PLACEHOLDERS = frozenset({PLACEHOLDER_SECRET, "change-me", "changeme", "secret", "password", ""})

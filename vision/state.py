@@ -95,7 +95,7 @@ HallEventType = Literal[
 
 @dataclass(frozen=True, slots=True)
 class HallEvent:
-    """A change worth telling the server about; names match `edge.contract.EventType`."""
+    """A change worth telling the server about; names match `hallwatch.contract.EventType`."""
 
     type: HallEventType
     t_s: float

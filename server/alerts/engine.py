@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from edge.contract import CameraEvent, CameraState, NodeHealth, NodeLayout, NodeStatus, Payload
+from hallwatch.contract import CameraEvent, CameraState, NodeHealth, NodeLayout, NodeStatus, Payload
 from server.alerts.model import (
     SEVERITY_RANK,
     ActionKind,

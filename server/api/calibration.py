@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from edge.contract import LayoutZone, NodeLayout
+from hallwatch.contract import LayoutZone, NodeLayout
 from server.api import nodes as nodes_api
 from server.api.params import NAME_PATTERN, NodePath, SitePath
 from server.auth.roles import Permission

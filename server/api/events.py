@@ -6,7 +6,7 @@ from typing import Annotated, get_args
 
 from fastapi import APIRouter, Query
 
-from edge.contract import EventType
+from hallwatch.contract import EventType
 from server.api.params import End, Limit, NameQuery, Offset, SiteQuery, Start
 from server.deps import EventsReader, ServicesDep
 from server.schemas.events import EventOut, EventPage

@@ -22,7 +22,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import Field
 
-from edge.contract import EventType
+from hallwatch.contract import EventType
 from server.api.params import End, SitePath, Start, time_range
 from server.deps import HistoryReader, ServicesDep
 from server.ingest.occupancy import Buckets

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, status
 
-from edge.contract import NodeConfigPush, node_topic
+from hallwatch.contract import NodeConfigPush, node_topic
 from server.api.params import NodePath, SitePath, SiteQuery
 from server.db.tables import Camera, Node
 from server.deps import NodesReader, NodesWriter, ServicesDep, ZonesReader

@@ -16,7 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 
-from edge.contract import SnapshotRequest, node_topic
+from hallwatch.contract import SnapshotRequest, node_topic
 from server.api.calibration import CameraPath, Operator, camera_or_404, node_or_404
 from server.api.params import NodePath, SitePath
 from server.deps import ServicesDep

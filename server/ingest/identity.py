@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from edge.contract import (
+from hallwatch.contract import (
     CameraEvent,
     CameraPositions,
     CameraState,

@@ -29,7 +29,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge.contract import TOPIC_ROOT
+from hallwatch.contract import TOPIC_ROOT
 from server.ingest.processor import RawMessage
 from server.metrics import Metrics
 from server.settings import BrokerAddress, MqttSettings

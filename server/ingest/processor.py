@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edge.contract import (
+from hallwatch.contract import (
     CameraEvent,
     CameraPositions,
     CameraState,

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from edge.contract import NodeSnapshot
+from hallwatch.contract import NodeSnapshot
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from edge.contract import CONFIG_PUSH_KEYS, MAX_CONFIG_PUSH_BYTES
+from hallwatch.contract import CONFIG_PUSH_KEYS, MAX_CONFIG_PUSH_BYTES
 from server.schemas.base import In, Out
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
-from edge.contract import CameraEvent, NodeHealth, NodeLayout, NodeStatus, camera_topic, node_topic
+from hallwatch.contract import CameraEvent, NodeHealth, NodeLayout, NodeStatus, camera_topic, node_topic
 from server.db.tables import (
     OCCUPANCY_TABLES,
     Camera,

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from edge.contract import NodeLayout
+from hallwatch.contract import NodeLayout
 from server.db.tables import DeadLetter, Node, NodeCandidate
 from server.store.ingest_writes import write_layout_zones
 from server.store.sql import insert_for, write

@@ -31,8 +31,8 @@ def test_the_demo_runs_a_whole_hall_and_stops_cleanly(tmp_path: Path) -> None:
     port, broker_port = free_port(), free_port()
     log = (tmp_path / "demo.log").open("wb")
     demo = subprocess.Popen(
-        [sys.executable, "-m", "edge.cli", "demo", "--port", str(port), "--broker-port", str(broker_port),
-         "--data-dir", str(tmp_path / "demo")],
+        [sys.executable, "-m", "hallwatch.cli", "demo", "--port", str(port),
+         "--broker-port", str(broker_port), "--data-dir", str(tmp_path / "demo")],
         stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     output = lambda: (tmp_path / "demo.log").read_text(errors="replace")  # noqa: E731

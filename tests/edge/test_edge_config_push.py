@@ -19,8 +19,8 @@ from support.processes import unique, wait_until
 
 from edge.config import NodeConfig, load_config, parse_config
 from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file
-from edge.contract import NodeConfigPush, NodeLayout, node_topic
 from edge.node import EdgeNode
+from hallwatch.contract import NodeConfigPush, NodeLayout, node_topic
 
 NEW_CALIBRATION = {
     "image_points": [[0, 0], [64, 0], [64, 48], [0, 48]],

@@ -14,10 +14,10 @@ from edge_support import Capture, camera_entry, node_config, write_yaml
 from paho.mqtt.enums import CallbackAPIVersion
 from support.processes import Mosquitto, unique, wait_until
 
-from edge.cli import root
 from edge.config import MqttConfig
 from edge.credentials import hash_password, read_password_file, verify_password
 from edge.publisher import probe_broker
+from hallwatch.cli import root
 
 
 def login(port: int, user: str, password: str) -> bool:

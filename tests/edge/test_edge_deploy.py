@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from edge_support import camera_entry, node_config, write_yaml
 from support.processes import REPO, free_port, wait_until
 
-from edge.cli import root
 from edge.config import MqttConfig, load_config
 from edge.publisher import probe_broker
+from hallwatch.cli import root
 
 DEPLOY = REPO / "deploy"
 

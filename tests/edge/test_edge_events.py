@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from edge.contract import CameraEvent, CameraPositions, CameraState, camera_topic, parse_payload
 from edge.events import (
     Origin,
     StateThrottle,
@@ -19,6 +18,7 @@ from edge.events import (
     event_time,
     state_key,
 )
+from hallwatch.contract import CameraEvent, CameraPositions, CameraState, camera_topic, parse_payload
 from vision.state import FloorPeople, HallEvent, HallState, Violation
 
 ORIGIN = Origin("hall-a", "edge-1")

@@ -8,10 +8,10 @@ import pytest
 from edge_support import CALIBRATION
 
 from edge.config import parse_config
-from edge.contract import NodeHealth, NodeLayout, node_topic, parse_payload
 from edge.events import Origin
 from edge.health import CameraStats, node_health
 from edge.layout import node_layout
+from hallwatch.contract import NodeHealth, NodeLayout, node_topic, parse_payload
 from vision.calibration import calibration_from_config
 from vision.config import CalibrationConfig
 

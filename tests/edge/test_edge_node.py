@@ -23,7 +23,8 @@ from support.mqtt import clear_retained
 from support.processes import free_port, unique
 
 from edge.config import load_config
-from edge.contract import (
+from edge.node import EdgeNode
+from hallwatch.contract import (
     CameraEvent,
     CameraState,
     NodeHealth,
@@ -34,7 +35,6 @@ from edge.contract import (
     node_topic,
     parse_payload,
 )
-from edge.node import EdgeNode
 
 
 @contextmanager

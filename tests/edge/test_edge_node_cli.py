@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from edge_support import CALIBRATION, Capture, camera_entry, make_video, node_config, write_yaml
 from support.processes import HALLWATCH, Mosquitto, free_port, wait_until
 
-from edge.cli import root
 from edge.credentials import hash_password
+from hallwatch.cli import root
 
 
 def check(config: Path) -> Any:

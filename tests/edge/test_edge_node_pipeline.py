@@ -16,9 +16,9 @@ from support.processes import Mosquitto
 
 from edge import scene
 from edge.config import parse_config
-from edge.contract import CameraEvent, CameraState, NodeHealth, parse_payload
 from edge.node import EdgeNode
 from edge.processors import PipelineProcessors
+from hallwatch.contract import CameraEvent, CameraState, NodeHealth, parse_payload
 
 
 def test_real_pipeline_publishes_a_window_over_its_limit(

@@ -15,7 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.contract import (
+from edge.events import Origin
+from edge.snapshot import LatestFrame, SnapshotResponder, blur_boxes, encode_snapshot, person_boxes
+from hallwatch.contract import (
     MAX_PAYLOAD_BYTES,
     MAX_SNAPSHOT_JPEG_BYTES,
     MAX_SNAPSHOT_SIDE_PX,
@@ -27,8 +29,6 @@ from edge.contract import (
     parse_snapshot_request,
     parse_topic,
 )
-from edge.events import Origin
-from edge.snapshot import LatestFrame, SnapshotResponder, blur_boxes, encode_snapshot, person_boxes
 from vision.detections import Detections
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

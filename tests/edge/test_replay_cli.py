@@ -15,7 +15,7 @@ import yaml
 from edge import replay as replay_module
 from edge import scene
 
-HALLWATCH = [sys.executable, "-m", "edge.cli"]
+HALLWATCH = [sys.executable, "-m", "hallwatch.cli"]
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edge.cli import root
 from edge.scene_replay import SceneRun, replay_scene, scene_camera
+from hallwatch.cli import root
 from vision.accuracy import score
 from vision.config import HallConfig
 from vision.synthetic import busy_hall

@@ -15,7 +15,7 @@ from support.contract import Node
 from support.mqtt import Publisher
 from support.processes import HALLWATCH, clean_env, free_port, unique, wait_until
 
-from edge.cli import root
+from hallwatch.cli import root
 
 
 def test_help_lists_the_commands() -> None:

@@ -1,4 +1,4 @@
-"""Contract payloads (`edge.contract`) as an edge node would send them, for the server and page tests.
+"""Contract payloads (`hallwatch.contract`) as an edge node would send them, for the server and page tests.
 
 `Node` builds the messages of one node and its camera with increasing ``seq``; `topic_of` says on
 which topic a message goes. Publishing them is `support.mqtt.Publisher`'s job.
@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from edge.contract import (
+from hallwatch.contract import (
     CameraEvent,
     CameraHealth,
     CameraPositions,

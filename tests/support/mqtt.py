@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.contract import Envelope
+from hallwatch.contract import Envelope
 from support.contract import topic_of
 from support.processes import SHARED_BROKER, unique
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from web_support import TIMEZONE, Hall, hourly_states, utc_now
 
-from edge.contract import Envelope
+from hallwatch.contract import Envelope
 
 OPEN_HOURS = range(8, 18)
 RUSH = {8: 0.45, 9: 0.75, 10: 1.0, 11: 0.9, 12: 0.6, 13: 0.7, 14: 0.95, 15: 0.85, 16: 0.6, 17: 0.35}

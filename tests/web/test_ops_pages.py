@@ -31,7 +31,7 @@ from test_web_layout import SMALL, UNNAMED
 from web_support import DOCS_IMG
 
 from edge import scene
-from edge.contract import node_topic
+from hallwatch.contract import node_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 

@@ -20,7 +20,7 @@ from support.mqtt import Publisher
 from support.processes import unique, wait_until
 from web_support import WEB_SERVER_ENV
 
-from edge.contract import camera_topic
+from hallwatch.contract import camera_topic
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 

@@ -18,7 +18,7 @@ from support.hallwatch import ServerProcess
 from support.mqtt import Publisher
 from support.processes import REPO, SHARED_BROKER, unique
 
-from edge.contract import CameraState, Envelope
+from hallwatch.contract import CameraState, Envelope
 
 ARTIFACTS = REPO / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from support.contract import Node
 
-from edge.contract import CameraEvent
+from hallwatch.contract import CameraEvent
 from server.alerts.engine import AlertEngine
 from server.alerts.model import AlertAction, AlertKey, AlertSnapshot, ZoneSpec
 from server.settings import AlertRules

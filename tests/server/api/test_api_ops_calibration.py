@@ -23,8 +23,8 @@ from support.mqtt import Publisher
 from support.processes import unique, wait_until
 
 from edge.config import NodeConfig, load_config
-from edge.contract import NodeSnapshot, node_topic
 from edge.node import EdgeNode
+from hallwatch.contract import NodeSnapshot, node_topic
 from server.runtime import Server
 from vision.detections import Detections
 from vision.state import FloorPeople, HallState

@@ -20,7 +20,7 @@ from support.contract import Node, topic_of
 from support.mqtt import Publisher
 from support.processes import REPO, Mosquitto, unique, wait_until
 
-from edge.contract import CameraEvent, camera_topic, parse_payload
+from hallwatch.contract import CameraEvent, camera_topic, parse_payload
 from server.store.history import EventFilter
 
 pytestmark = pytest.mark.timeout(240)

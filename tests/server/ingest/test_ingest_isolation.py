@@ -12,7 +12,7 @@ import pytest
 from support.contract import Node, topic_of
 from test_ingest_processor import Rig, rig  # noqa: F401 (the fixture)
 
-from edge.contract import CameraEvent, camera_topic
+from hallwatch.contract import CameraEvent, camera_topic
 from server.ingest.processor import RawMessage
 from server.store.alerts import AlertFilter
 from server.store.history import EventFilter
@@ -99,7 +99,7 @@ def test_a_node_cannot_speak_for_another_nodes_camera(rig: Rig) -> None:  # noqa
 
 
 def test_a_layout_cannot_take_another_nodes_camera(rig: Rig) -> None:  # noqa: F811
-    from edge.contract import LayoutCamera, NodeLayout
+    from hallwatch.contract import LayoutCamera, NodeLayout
 
     def layout(node: Node, camera: str) -> NodeLayout:
         cam = LayoutCamera(

@@ -15,7 +15,7 @@ from server_support import make_settings
 from support.contract import Node, topic_of
 from support.processes import unique, wait_until
 
-from edge.contract import camera_topic, node_topic
+from hallwatch.contract import camera_topic, node_topic
 from server.ingest.live_state import LiveState
 from server.ingest.processor import IngestProcessor, RawMessage
 from server.live.hub import LiveHub, LiveMessage

@@ -13,7 +13,7 @@ import numpy as np
 from support.processes import unique
 from test_ingest_processor import Rig, rig  # noqa: F401 (the fixture)
 
-from edge.contract import NodeSnapshot, SnapshotRequest, node_topic
+from hallwatch.contract import NodeSnapshot, SnapshotRequest, node_topic
 from server.ingest.processor import RawMessage
 from server.ingest.snapshots import PendingRequest, SnapshotStore
 

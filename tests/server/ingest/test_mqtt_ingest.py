@@ -14,7 +14,7 @@ from support.mqtt import Publisher
 from support.processes import unique, wait_until
 from test_ingest_processor import hostile_messages
 
-from edge.contract import camera_topic
+from hallwatch.contract import camera_topic
 from server.store.alerts import AlertFilter
 from server.store.history import EventFilter
 
@@ -160,7 +160,7 @@ def test_ops_push_a_config_that_the_node_finds_retained(sqlite_url: str, site: s
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from edge.contract import NodeConfigPush
+    from hallwatch.contract import NodeConfigPush
 
     node = Node(site)
     received: list[bytes] = []

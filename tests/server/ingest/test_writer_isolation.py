@@ -16,7 +16,7 @@ import pytest
 from support.contract import Node
 from support.processes import unique, wait_until
 
-from edge.contract import CameraEvent, LayoutCamera, NodeLayout
+from hallwatch.contract import CameraEvent, LayoutCamera, NodeLayout
 from server.db.connect import make_engine, migrate
 from server.ingest.writer import BatchWriter
 from server.metrics import Metrics

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.contract import Node, topic_of
 
-from edge.contract import _PAYLOAD, MAX_ID, PayloadError, TimeWindow, parse_payload
+from hallwatch.contract import _PAYLOAD, MAX_ID, PayloadError, TimeWindow, parse_payload
 
 NOW = datetime.now(UTC)
 WINDOW = TimeWindow()

@@ -45,8 +45,6 @@ from pydantic import (
     model_validator,
 )
 
-from vision.state import HallEventType
-
 SCHEMA_VERSION: Literal[1] = 1
 TOPIC_ROOT = "hallwatch"
 
@@ -422,8 +420,21 @@ class CameraState(Envelope):
     )
 
 
-# What the vision pipeline reports (`vision.state.HallEventType`), plus what only the node knows.
-EventType = Literal[HallEventType, "camera_lost", "camera_recovered"]
+# What the vision pipeline reports, spelled out here so that the contract needs nothing of the
+# project (tests/contract checks it equals `vision.state.HallEventType`), plus what only the node knows.
+PipelineEventType = Literal[
+    "window_over_limit_started",
+    "window_over_limit_ended",
+    "hall_over_capacity_started",
+    "hall_over_capacity_ended",
+    "queue_over_limit_started",
+    "queue_over_limit_ended",
+    "spacing_violation_started",
+    "spacing_violation_ended",
+    "person_entered",
+    "person_left",
+]
+EventType = Literal[PipelineEventType, "camera_lost", "camera_recovered"]
 
 ZONE_EVENT_TYPES: frozenset[str] = frozenset(
     t for t in typing.get_args(EventType) if t.startswith(("window_", "hall_", "queue_"))

@@ -20,7 +20,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("models.cli", "List, verify and export the detector models."),
     "edge": ("edge.node_cli", "Run or check an edge node; generate broker credentials."),
     "server": ("server.cli", "Run the server; manage users."),
-    "demo": ("edge.demo_cli", "Run a whole hall on this machine: broker, server and an edge node."),
+    "demo": ("hallwatch.demo", "Run a whole hall on this machine: broker, server and an edge node."),
 }
 
 

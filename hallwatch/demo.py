@@ -90,7 +90,7 @@ def cli(
             for rule, key, value in DEMO_RULE_TIMINGS
         },
     }
-    hallwatch = [sys.executable, "-m", "edge.cli"]
+    hallwatch = [sys.executable, "-m", "hallwatch.cli"]
     processes: dict[str, subprocess.Popen[bytes]] = {}
     exit_code = 0
     interrupted = False

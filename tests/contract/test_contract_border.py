@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from edge.contract import (
+from hallwatch.contract import (
     MAX_ID,
     PayloadError,
     TimeWindow,

@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
 from edge.outbox import Outbox, OutboxError
+from hallwatch.mqtt import MqttSetupError, TlsFiles, new_client
 
 log = logging.getLogger(__name__)
 
@@ -74,35 +75,22 @@ def make_client(cfg: MqttConfig, client_id: str) -> mqtt.Client:
     Raises:
         ConfigError: a TLS file is missing or unusable, or the password's environment variable is unset.
     """
-    protocol = mqtt.MQTTv5 if cfg.protocol == "5" else mqtt.MQTTv311
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=protocol,
-        clean_session=None if protocol == mqtt.MQTTv5 else True,
-    )
-    if cfg.username is not None:
-        client.username_pw_set(cfg.username, cfg.resolved_password())
-    elif cfg.password is not None or cfg.password_env is not None:
+    if cfg.username is None and (cfg.password is not None or cfg.password_env is not None):
         raise ConfigError("mqtt.username: a password is set but no user name")
+    tls = None
     if cfg.tls is not None:
-        for field, path in (
-            ("ca_file", cfg.tls.ca_file),
-            ("cert_file", cfg.tls.cert_file),
-            ("key_file", cfg.tls.key_file),
-        ):
-            if path is not None and not path.is_file():
-                raise ConfigError(f"mqtt.tls.{field}: no such file {path}")
-        try:
-            client.tls_set(
-                ca_certs=str(cfg.tls.ca_file) if cfg.tls.ca_file else None,
-                certfile=str(cfg.tls.cert_file) if cfg.tls.cert_file else None,
-                keyfile=str(cfg.tls.key_file) if cfg.tls.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            raise ConfigError(f"mqtt.tls: cannot load the certificates ({exc})") from None
-        client.tls_insecure_set(cfg.tls.insecure)
+        tls = TlsFiles(cfg.tls.ca_file, cfg.tls.cert_file, cfg.tls.key_file, cfg.tls.insecure)
+    try:
+        client = new_client(
+            client_id,
+            protocol=cfg.protocol,
+            username=cfg.username,
+            password=cfg.resolved_password() if cfg.username is not None else None,
+            tls=tls,
+        )
+    except MqttSetupError as exc:
+        where = "mqtt" if exc.setting in ("tls", "username") else "mqtt.tls"
+        raise ConfigError(f"{where}.{exc.setting}: {exc.reason}") from None
     # paho does float arithmetic on these although it annotates them as int.
     client.reconnect_delay_set(
         min_delay=cast(int, cfg.reconnect_min_s), max_delay=cast(int, cfg.reconnect_max_s)

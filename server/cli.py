@@ -59,6 +59,7 @@ def run(
     """
     import uvicorn
 
+    from hallwatch.mqtt import MqttSetupError
     from server.broker import BrokerError, port_open
     from server.runtime import build_server
 
@@ -89,6 +90,8 @@ def run(
         server = build_server(settings)
     except (SettingsError, BrokerError) as exc:
         raise click.ClickException(str(exc)) from None
+    except MqttSetupError as exc:
+        raise click.ClickException(f"mqtt.{exc.setting}: {exc.reason}") from None
     # Everything loaded so far lives as long as the process: keep it out of the garbage collector's
     # full passes, which otherwise walk it every time and pause alerts for 100 ms and more.
     gc.collect()

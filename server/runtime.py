@@ -51,9 +51,8 @@ class Ingest:
             settings, store, hub, live, metrics, clock=clock, snapshots=snapshots
         )
         self.broker = EmbeddedBroker(settings.embedded_broker) if settings.uses_embedded_broker else None
-        ca_file = str(settings.mqtt.ca_file) if settings.mqtt.ca_file else None
         self.client = MqttIngestClient(
-            settings.broker(), settings.mqtt, self.processor.offer, metrics, ca_file=ca_file, clock=clock
+            settings.broker(), settings.mqtt, self.processor.offer, metrics, clock=clock
         )
         self.processor.acker = self.client.ack
         self._clock = clock

@@ -71,7 +71,13 @@ class MqttSettings(_Strict):
     )
     username: str | None = Field(default=None, description="broker user (overrides the one in the URL)")
     password: SecretStr | None = Field(default=None, description="broker password (overrides the URL's)")
-    ca_file: Path | None = Field(default=None, description="CA bundle for mqtts://")
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle for mqtts:// (default: the system's CAs)"
+    )
+    cert_file: Path | None = Field(
+        default=None, description="client certificate for mqtts:// brokers that require one (mutual TLS)"
+    )
+    key_file: Path | None = Field(default=None, description="the client certificate's private key")
     protocol: Literal["5", "3.1.1"] = Field(
         default="5", description="MQTT version; shared subscriptions need 5 (the embedded broker uses 3.1.1)"
     )
@@ -93,6 +99,15 @@ class MqttSettings(_Strict):
     session_expiry_s: int = Field(
         default=3600, ge=0, le=7 * 86400, description="how long the broker keeps events for a stopped server"
     )
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> MqttSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+        given = [n for n in ("ca_file", "cert_file", "key_file") if getattr(self, n) is not None]
+        if given and not (self.url or "").startswith("mqtts://"):
+            raise ValueError(f"{', '.join(given)} need a TLS broker: url: mqtts://...")
+        return self
 
 
 class EmbeddedBrokerSettings(_Strict):

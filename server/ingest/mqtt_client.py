@@ -17,19 +17,18 @@ server that stops or crashes gets the events it missed when it comes back.
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from hallwatch.contract import TOPIC_ROOT
+from hallwatch.mqtt import TlsFiles, new_client
 from server.ingest.processor import RawMessage
 from server.metrics import Metrics
 from server.settings import BrokerAddress, MqttSettings
@@ -113,7 +112,11 @@ def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str,
 
 
 class MqttIngestClient:
-    """Connects, subscribes on every (re)connect, and passes each message to ``deliver``."""
+    """Connects, subscribes on every (re)connect, and passes each message to ``deliver``.
+
+    Raises (on construction):
+        hallwatch.mqtt.MqttSetupError: a TLS file in the settings is missing or unusable.
+    """
 
     def __init__(
         self,
@@ -122,7 +125,6 @@ class MqttIngestClient:
         deliver: Callable[[RawMessage], None],
         metrics: Metrics,
         *,
-        ca_file: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._address = address
@@ -133,17 +135,17 @@ class MqttIngestClient:
         self._connected = threading.Event()
         self._stopping = False
         self._v5 = address.protocol == "5"
-        self._client = _Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=settings.client_id,
-            protocol=mqtt.MQTTv5 if self._v5 else mqtt.MQTTv311,
-            clean_session=None if self._v5 else settings.session_expiry_s == 0,
+        tls = TlsFiles(settings.ca_file, settings.cert_file, settings.key_file) if address.tls else None
+        self._client = new_client(
+            settings.client_id,
+            protocol=address.protocol,
+            username=address.username,
+            password=address.password,
+            tls=tls,
+            clean_session=settings.session_expiry_s == 0,
             manual_ack=True,
+            client_class=_Client,
         )
-        if address.username is not None:
-            self._client.username_pw_set(address.username, address.password)
-        if address.tls:
-            self._client.tls_set(ca_certs=ca_file, cert_reqs=ssl.CERT_REQUIRED)
         self._client.max_inflight_messages_set(1000)
         self._client.max_queued_messages_set(10_000)
         self._client.reconnect_delay_set(min_delay=1, max_delay=30)

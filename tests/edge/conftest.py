@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 import pytest
 from edge_support import Capture
 from support.processes import SHARED_BROKER, Mosquitto, unique
+from support.tls import make_tls_files
 
 
 @pytest.fixture
@@ -70,78 +70,4 @@ def capture() -> Iterator[Callable[..., Capture]]:
 
 @pytest.fixture(scope="session")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A CA, a broker certificate for 127.0.0.1/localhost and a client certificate, made with openssl."""
-    d = tmp_path_factory.mktemp("tls")
-
-    def openssl(*args: str) -> None:
-        subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
-
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=hallwatch test CA",
-    )
-    (d / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    for name, cn in (("broker", "localhost"), ("client", "node-client")):
-        openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            f"{name}.key",
-            "-out",
-            f"{name}.csr",
-            "-subj",
-            f"/CN={cn}",
-        )
-        extra = ["-extfile", "san.ext"] if name == "broker" else []
-        openssl(
-            "x509",
-            "-req",
-            "-in",
-            f"{name}.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            f"{name}.crt",
-            "-days",
-            "2",
-            *extra,
-        )
-    openssl(
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "other-ca.key",
-        "-out",
-        "other-ca.crt",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=some other CA",
-    )
-    return {
-        "ca": d / "ca.crt",
-        "other_ca": d / "other-ca.crt",
-        "broker_cert": d / "broker.crt",
-        "broker_key": d / "broker.key",
-        "client_cert": d / "client.crt",
-        "client_key": d / "client.key",
-    }
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

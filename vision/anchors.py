@@ -72,25 +72,21 @@ def anchor_points(detections: Detections, anchor: Anchor, min_keypoint_conf: flo
 def head_points(
     detections: Detections, min_keypoint_conf: float
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """The centre of each head: between the ears when both are confident (they flank the head's
-    vertical axis), else the mean of the confident head keypoints (the face sits forward of it).
+    """The mean of each head's confident keypoints (nose, eyes, ears).
 
     Returns:
         The points `(n, 2)`, NaN where no head keypoint is confident, and whether one was `(n,)`.
 
     Example:
         >>> kp = np.zeros((1, 17, 2))
-        >>> kp[0, LEFT_EAR], kp[0, RIGHT_EAR], kp[0, NOSE] = (10, 5), (20, 5), (15, 9)
+        >>> kp[0, LEFT_EAR], kp[0, RIGHT_EAR], kp[0, NOSE] = (10, 5), (20, 5), (15, 8)
         >>> conf = np.zeros((1, 17)); conf[0, [NOSE, LEFT_EAR, RIGHT_EAR]] = 0.9
         >>> d = Detections.from_boxes(np.array([[0, 0, 30, 60]]), np.array([0.9]), kp, conf)
         >>> head_points(d, 0.5)[0].tolist()
-        [[15.0, 5.0]]
+        [[15.0, 6.0]]
     """
     nan_xy = np.full((len(detections), 2), np.nan)
-    ears, both_ears = mean_confident_keypoints(detections, (LEFT_EAR, RIGHT_EAR), min_keypoint_conf, nan_xy)
-    both_ears &= np.all(detections.keypoints_conf[:, [LEFT_EAR, RIGHT_EAR]] >= min_keypoint_conf, axis=1)
-    face, found = mean_confident_keypoints(detections, HEAD, min_keypoint_conf, nan_xy)
-    return np.where(both_ears[:, None], ears, face), found
+    return mean_confident_keypoints(detections, HEAD, min_keypoint_conf, nan_xy)
 
 
 def mean_confident_keypoints(

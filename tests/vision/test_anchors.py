@@ -59,12 +59,6 @@ CASES = [
         (118, 59),
         id="head four points: their mean",
     ),
-    pytest.param(
-        "head",
-        {NOSE: (120, 70, 0.9), LEFT_EAR: (112, 60, 0.9), RIGHT_EAR: (128, 62, 0.8)},
-        (120, 61),
-        id="head both ears: between them (the face sits forward of the head's axis)",
-    ),
     pytest.param("head", {RIGHT_EAR: (131, 62, 0.6), NOSE: (0, 0, 0.1)}, (131, 62), id="head one point"),
     pytest.param("head", {NOSE: (120, 60, 0.4)}, (120, 150), id="head none: box centre"),
     pytest.param("head", {LEFT_ANKLE: (110, 240, 0.9)}, (120, 150), id="head ignores the ankles"),

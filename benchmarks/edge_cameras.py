@@ -32,7 +32,7 @@ from edge.node import EdgeNode
 from edge.processors import PipelineProcessors
 from edge.sources import VideoFileSource
 from vision.config import CameraConfig
-from vision.state import HallState
+from vision.processor import FrameResult
 
 
 def sustained(
@@ -91,7 +91,7 @@ def unthrottled(
             self.inner = inner
             self.camera_id = inner.camera_id
 
-        def process(self, image: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+        def process(self, image: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
             try:
                 return self.inner.process(image, frame, t_s)  # type: ignore[no-any-return]
             finally:

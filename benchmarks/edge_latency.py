@@ -37,7 +37,8 @@ from edge.outbox import Outbox
 from edge.processors import PipelineProcessors
 from edge.publisher import MqttPublisher, OutboxPump
 from hallwatch.contract import CameraEvent, camera_topic
-from vision.state import HallEvent, HallState
+from vision.processor import FrameResult
+from vision.state import HallEvent
 
 
 class EventPerFrame:
@@ -47,10 +48,11 @@ class EventPerFrame:
         self.inner = inner
         self.camera_id = inner.camera_id
 
-    def process(self, image: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
-        state: HallState = self.inner.process(image, frame, t_s)
+    def process(self, image: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
+        result: FrameResult = self.inner.process(image, frame, t_s)
         extra = HallEvent("person_entered", t_s, zone="bench", people=(frame,))
-        return dataclasses.replace(state, events=(*state.events, extra))
+        state = dataclasses.replace(result.state, events=(*result.state.events, extra))
+        return FrameResult(state, result.tracked)
 
 
 def latency(video: Path, broker: Broker, workdir: Path, args: argparse.Namespace) -> list[float]:

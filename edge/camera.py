@@ -121,7 +121,7 @@ class CameraWorker:
             with self._lock:
                 processor = self._processor
             try:
-                state = processor.process(frame.image, frame.index, frame.t_s)
+                result = processor.process(frame.image, frame.index, frame.t_s)
             except Exception:
                 self.stats.record_error()
                 if errors_logged < 3 or self.stats.processing_errors % 100 == 0:
@@ -134,8 +134,8 @@ class CameraWorker:
                     )
                 continue
             self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
-            self._latest = LatestFrame(frame.image, frame.captured_at, person_boxes(processor))
+            self._latest = LatestFrame(frame.image, frame.captured_at, person_boxes(result.tracked))
             try:
-                self._sink.frame_processed(self.camera.id, frame, state)
+                self._sink.frame_processed(self.camera.id, frame, result.state)
             except Exception:
                 log.exception("%s: reporting frame %d failed", self.camera.id, frame.index)

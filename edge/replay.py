@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from vision.calibration_report import CalibrationReport
 from vision.config import HallConfig
-from vision.processor import FrameProcessor
+from vision.processor import FrameProcessor, FrameResult
 from vision.smoothing import zone_limits
 from vision.state import HallEvent, HallState, Violation
 
@@ -280,7 +280,7 @@ def replay(
     summary: ReplaySummary,
     *,
     max_frames: int | None = None,
-    on_frame: Callable[[VideoFrame, HallState], None] | None = None,
+    on_frame: Callable[[VideoFrame, FrameResult], None] | None = None,
 ) -> ReplaySummary:
     """Run every frame of a video through `processor`, writing one JSON line per frame to `out`.
 
@@ -290,14 +290,15 @@ def replay(
     stats = ReadStats()
     started = time.perf_counter()
     for item in read_frames(info, max_frames, stats):
-        state = processor.process(item.image, item.index, item.t_s)
+        result = processor.process(item.image, item.index, item.t_s)
+        state = result.state
         out.write(json.dumps(frame_record(state), separators=(",", ":")))
         out.write("\n")
         summary.add(state)
         # Up to the end of this frame: N frames at 5 frames/s are N / 5 seconds of video.
         summary.video_seconds = (item.index + 1) / info.fps
         if on_frame is not None:
-            on_frame(item, state)
+            on_frame(item, result)
     summary.wall_seconds = time.perf_counter() - started
     summary.bad_frames = stats.bad_frames
     if stats.bad_frames:

@@ -20,9 +20,9 @@ from models.loader import load_detector
 from vision.calibration import CalibrationError, calibration_from_config
 from vision.calibration_report import report_calibration
 from vision.config import DetectorConfig, HallZone
+from vision.detections import Detections
 from vision.pipeline import HallPipeline
-from vision.processor import CameraProcessor
-from vision.state import HallState
+from vision.processor import CameraProcessor, FrameResult
 
 
 @click.command("replay")
@@ -110,10 +110,11 @@ def cli(
             )
         )
 
-        def on_frame(item: VideoFrame, state: HallState) -> None:
+        def on_frame(item: VideoFrame, result: FrameResult) -> None:
             bar.update(1)
             if writer is not None:
-                writer.write(annotator.draw(item.image, state, processor.last_tracked))
+                tracked = result.tracked if result.tracked is not None else Detections.empty()
+                writer.write(annotator.draw(item.image, result.state, tracked))
 
         try:
             summary = replay(

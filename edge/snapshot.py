@@ -8,7 +8,7 @@ Nothing else on a node encodes images, and nothing is sent without a request.
 
 Blurring, when `blur` is asked for:
 - ``people``: the boxes of the people the pipeline tracked in that very frame (the processor's
-  `last_tracked` detections), each grown by `BOX_MARGIN` and pixelated beyond recognition. Someone
+  `FrameResult.tracked` detections), each grown by `BOX_MARGIN` and pixelated beyond recognition. Someone
   the detector did not find in that frame is not blurred.
 - ``frame``: when the processor gives no person boxes (a processor without detections), the whole
   picture is blurred: faces become unrecognisable, floor marks stay visible.
@@ -85,14 +85,13 @@ class EncodedSnapshot:
     people_blurred: int | None
 
 
-def person_boxes(processor: object) -> NDArray[np.float64] | None:
-    """The person boxes of the frame the processor handled last, when it exposes them.
+def person_boxes(tracked: Detections | None) -> NDArray[np.float64] | None:
+    """The person boxes of a frame's tracked people, as the snapshot keeps them.
 
-    `vision.processor.CameraProcessor` keeps its last tracked `Detections` in `last_tracked`;
-    other processors (scripted ones in tests) give None, and the whole frame is blurred instead.
+    None (a processor that does not know where people are, such as a scripted one) stays None, and
+    the whole frame is blurred instead.
     """
-    tracked = getattr(processor, "last_tracked", None)
-    if not isinstance(tracked, Detections):
+    if tracked is None:
         return None
     return np.asarray(tracked.boxes_xyxy, np.float64).reshape(-1, 4).copy()
 

@@ -1,7 +1,8 @@
-"""One camera's frames in, one `HallState` per frame out."""
+"""One camera's frames in, one `FrameResult` (the `HallState` and the tracked people) per frame out."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -16,12 +17,27 @@ from vision.state import HallState
 from vision.tracking import PersonTracker
 
 
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    """What one frame gave: the state to publish, and the boxes to draw or blur.
+
+    Attributes:
+        state: the camera's `HallState` for this frame.
+        tracked: the tracked people's `Detections` (pixels, with track ids); None from a processor
+            that does not know where people are in the image (a scripted one), so that a snapshot
+            blurs the whole frame rather than nothing.
+    """
+
+    state: HallState
+    tracked: Detections | None
+
+
 class FrameProcessor(Protocol):
     """What replay and the edge node need from the vision pipeline for one camera."""
 
     camera_id: str
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         """Detect, track and place the people in one frame.
 
         Args:
@@ -37,7 +53,7 @@ class CameraProcessor:
 
     Example:
         >>> processor = CameraProcessor.from_config(hall, "cam-1", detector)  # doctest: +SKIP
-        >>> processor.process(frame, 0, 0.0).zone_counts  # doctest: +SKIP
+        >>> processor.process(frame, 0, 0.0).state.zone_counts  # doctest: +SKIP
         {'hall': 3, 'window-1': 1}
     """
 
@@ -48,7 +64,6 @@ class CameraProcessor:
         self.detector = detector
         self.tracker = tracker
         self.pipeline = pipeline
-        self.last_tracked = Detections.empty()
 
     @classmethod
     def from_config(
@@ -73,7 +88,7 @@ class CameraProcessor:
         tracker = PersonTracker(hall.tracking, confidence=camera.detector.confidence)
         return cls(camera_id, detector, tracker, HallPipeline(hall, camera_id, calibration))
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
-        self.last_tracked = self.tracker.update(self.detector.detect(image_bgr))
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
+        tracked = self.tracker.update(self.detector.detect(image_bgr))
         height, width = image_bgr.shape[:2]
-        return self.pipeline.step(frame, t_s, self.last_tracked, (width, height))
+        return FrameResult(self.pipeline.step(frame, t_s, tracked, (width, height)), tracked)

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.config import NodeConfig
+from vision.processor import FrameResult
 from vision.state import FloorPeople, HallEvent, HallState
 
 CROWD_FROM_S = float(os.environ.get("HALLWATCH_E2E_CROWD_FROM_S", "6"))
@@ -32,7 +33,7 @@ class TimelineProcessor:
         self.count_file = out_dir / f"run-{run}.count"
         self.events = 0
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         elapsed = time.time() - self.epoch
         at_window = 3 if CROWD_FROM_S <= elapsed < CROWD_UNTIL_S else 1
         event = HallEvent("person_entered", t_s, zone="door", people=(self.run, self.events))
@@ -46,7 +47,7 @@ class TimelineProcessor:
             image_xy=np.zeros((at_window, 2)),
             scores=np.full(at_window, 0.9, np.float32),
         )
-        return HallState(
+        state = HallState(
             camera=self.camera_id,
             frame=frame,
             t_s=t_s,
@@ -56,6 +57,7 @@ class TimelineProcessor:
             crossings={"door": {"in": self.events, "out": 0}},
             events=(event,),
         )
+        return FrameResult(state, tracked=None)
 
 
 def factory(config: NodeConfig, camera_id: str) -> TimelineProcessor:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.config import NodeConfig
+from vision.processor import FrameResult
 from vision.state import FloorPeople, HallEvent, HallState, Violation
 
 
@@ -31,7 +32,7 @@ class ScriptedProcessor:
         self.events = 0
         self.shapes: set[tuple[int, ...]] = set()
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         self.shapes.add(image_bgr.shape)
         n = self.frames
         self.frames += 1
@@ -45,7 +46,7 @@ class ScriptedProcessor:
             image_xy=np.array([[10.0, 20.0], [30.0, 15.0]]),
             scores=np.array([0.9, 0.8], np.float32),
         )
-        return HallState(
+        state = HallState(
             camera=self.camera_id,
             frame=frame,
             t_s=t_s,
@@ -55,6 +56,7 @@ class ScriptedProcessor:
             crossings={"door": {"in": self.events, "out": 0}},
             events=events,
         )
+        return FrameResult(state, tracked=None)  # no boxes known: snapshots blur the whole frame
 
 
 def factory(config: NodeConfig, camera_id: str) -> ScriptedProcessor:

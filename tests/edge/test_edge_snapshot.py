@@ -205,14 +205,11 @@ def test_blur_uses_the_boxes_when_there_are_some_and_the_whole_frame_otherwise()
     assert (nobody.blur_method, nobody.people_blurred) == ("people", 0)
 
 
-def test_person_boxes_come_from_the_processors_tracked_detections() -> None:
-    class Tracked:
-        last_tracked = Detections.from_boxes(
-            np.array([[1, 2, 3, 4]], np.float32), np.array([0.9], np.float32)
-        )
-
-    assert person_boxes(Tracked()).tolist() == [[1.0, 2.0, 3.0, 4.0]]  # type: ignore[union-attr]
-    assert person_boxes(object()) is None
+def test_person_boxes_come_from_the_frames_tracked_detections() -> None:
+    tracked = Detections.from_boxes(np.array([[1, 2, 3, 4]], np.float32), np.array([0.9], np.float32))
+    assert person_boxes(tracked).tolist() == [[1.0, 2.0, 3.0, 4.0]]  # type: ignore[union-attr]
+    assert person_boxes(Detections.empty()).shape == (0, 4)  # nobody found: nothing to blur
+    assert person_boxes(None) is None  # nothing known: the whole frame is blurred
 
 
 # ------------------------------------------------------------------------------------ responder

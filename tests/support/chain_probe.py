@@ -19,8 +19,7 @@ from numpy.typing import NDArray
 
 from edge.config import NodeConfig
 from edge.processors import PipelineProcessors
-from vision.processor import FrameProcessor
-from vision.state import HallState
+from vision.processor import FrameProcessor, FrameResult
 
 _REAL = PipelineProcessors()
 
@@ -32,12 +31,12 @@ class ProbedProcessor:
         self._log = log.open("a", buffering=1)
         self._zone = zone
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         arrived = time.time()
-        state = self._inner.process(image_bgr, frame, t_s)
-        count = state.zone_counts.get(self._zone)
+        result = self._inner.process(image_bgr, frame, t_s)
+        count = result.state.zone_counts.get(self._zone)
         self._log.write(json.dumps({"frame": frame, "arrived": arrived, "count": count}) + "\n")
-        return state
+        return result
 
 
 def factory(config: NodeConfig, camera_id: str) -> ProbedProcessor:

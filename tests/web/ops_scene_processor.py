@@ -4,7 +4,7 @@
 scene's video as the camera source and ``HALLWATCH_TEST_SCENE_TRUTH`` naming its truth file
 (``<video>.truth.jsonl``, written by `edge.scene.write_video`). The node's real frames come in;
 what the pipeline would have found comes from the scene's truth instead of the detector: each
-person's box (as `last_tracked`, so ops snapshots blur the people), their floor positions, and the
+person's box (as the result's `tracked`, so ops snapshots blur the people), their floor positions, and the
 people per zone of the node's current zones, and the zone events the pipeline would send when a
 window, queue or the hall goes over its limit and back. It is an honest stand-in for the detector
 where a test is about the pages, not about detection (the e2e tests cover the detector).
@@ -23,6 +23,7 @@ from edge.config import NodeConfig
 from edge.scene import PERSON_HEIGHT_M, image_from_floor
 from vision.config import EntranceLine, HallZone, QueueZone, WindowZone
 from vision.detections import Detections
+from vision.processor import FrameResult
 from vision.state import FloorPeople, HallEvent, HallState
 from vision.zones import points_in_polygon
 
@@ -51,9 +52,8 @@ class SceneProcessor:
             elif isinstance(z, HallZone):
                 self.limits[z.id] = ("hall_over_capacity", z.capacity)
         self.over: dict[str, float] = {}  # zone -> when it went over its limit (t_s)
-        self.last_tracked = Detections.empty()
 
-    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> HallState:
+    def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         people = self.truth[frame % len(self.truth)] if self.truth else []
         ids = np.array([p[0] for p in people], np.int64)
         floor = np.array([(x, y) for _, x, y in people], np.float64).reshape(-1, 2)
@@ -64,7 +64,7 @@ class SceneProcessor:
             height = PERSON_HEIGHT_M * float(np.hypot(*(right - left)))
             width = height * WIDTH_PER_HEIGHT
             boxes.append((u - width / 2, v - height, u + width / 2, v))
-        self.last_tracked = Detections.from_boxes(
+        tracked = Detections.from_boxes(
             np.asarray(boxes, np.float32).reshape(-1, 4), np.full(len(boxes), 0.9, np.float32)
         )
         counts = {zone: int(points_in_polygon(floor, poly).sum()) for zone, poly in self.zones.items()}
@@ -80,7 +80,7 @@ class SceneProcessor:
                         f"{kind}_ended", t_s, zone=zone, count=counts[zone], limit=limit, duration_s=duration
                     )  # type: ignore[arg-type]
                 )
-        return HallState(
+        state = HallState(
             camera=self.camera_id,
             frame=frame,
             t_s=t_s,
@@ -92,6 +92,7 @@ class SceneProcessor:
             crossings={},
             events=tuple(events),
         )
+        return FrameResult(state, tracked)
 
 
 def factory(config: NodeConfig, camera_id: str) -> SceneProcessor:

@@ -27,6 +27,7 @@ from edge.node import EdgeNode
 from hallwatch.contract import NodeSnapshot, node_topic
 from server.runtime import Server
 from vision.detections import Detections
+from vision.processor import FrameResult
 from vision.state import FloorPeople, HallState
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
@@ -51,17 +52,18 @@ ZONES = [
 
 
 class OnePerson:
-    """A processor with one tracked person box, like the real pipeline's `last_tracked`."""
+    """A processor with one tracked person box, as the real pipeline reports its tracked people."""
 
     def __init__(self, camera_id: str) -> None:
         self.camera_id = camera_id
-        self.last_tracked = Detections.empty()
 
-    def process(self, image_bgr: Any, frame: int, t_s: float) -> HallState:
-        self.last_tracked = Detections.from_boxes(
+    def process(self, image_bgr: Any, frame: int, t_s: float) -> FrameResult:
+        tracked = Detections.from_boxes(
             np.array([[100, 60, 140, 200]], np.float32), np.array([0.9], np.float32)
         )
-        return HallState(self.camera_id, frame, t_s, FloorPeople.empty(), {"hall": 1}, (), {})
+        return FrameResult(
+            HallState(self.camera_id, frame, t_s, FloorPeople.empty(), {"hall": 1}, (), {}), tracked
+        )
 
 
 def make_video(path: Path) -> Path:

@@ -48,7 +48,7 @@ def camera_state(origin: Origin, state: HallState, *, seq: int, ts: datetime) ->
         frame=max(0, int(state.frame)),
         people=len(state.people),
         zones={zone: int(n) for zone, n in state.zone_counts.items()},
-        violations=len(state.violations),
+        violations=state.alerting_pairs,
         crossings=crossings,
     )
 
@@ -128,7 +128,7 @@ def state_key(state: HallState) -> StateKey:
     return (
         len(state.people),
         tuple(sorted((z, int(n)) for z, n in state.zone_counts.items())),
-        len(state.violations),
+        state.alerting_pairs,
         tuple(
             sorted((line, int(c.get("in", 0)), int(c.get("out", 0))) for line, c in state.crossings.items())
         ),

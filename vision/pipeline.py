@@ -180,6 +180,7 @@ class HallPipeline:
                 scores=np.zeros(hidden, np.float32),
             ),
             possible=spacing.possible,
+            alerting_pairs=self.spacing.alerting((*spacing.violations, *spacing.possible)),
         )
 
     def finish(self, t_s: float) -> tuple[HallEvent, ...]:

@@ -128,6 +128,8 @@ class HallState:
             predicted floor positions.
         possible: pairs whose estimated distance is at or over the minimum but whose uncertainty
             band reaches under it.
+        alerting_pairs: how many of these pairs count under `spacing.alert_on` (certain ones by
+            default): what the node reports as spacing violations now.
     """
 
     camera: str
@@ -142,3 +144,4 @@ class HallState:
     dwell_s: dict[int, float] = field(default_factory=dict)
     hidden: FloorPeople = field(default_factory=lambda: FloorPeople.empty())
     possible: tuple[Violation, ...] = ()
+    alerting_pairs: int = 0

@@ -39,6 +39,7 @@ def state(**overrides: object) -> HallState:
         "zone_counts": {"hall": 3, "window-1": 2, "queue-1": 0},
         "violations": (Violation(3, 5, 0.71),),
         "crossings": {"door": {"in": 4, "out": 1}},
+        "alerting_pairs": 1,
     }
     base.update(overrides)
     return HallState(**base)  # type: ignore[arg-type]
@@ -47,6 +48,12 @@ def state(**overrides: object) -> HallState:
 def test_state_payload_carries_counts_not_pixels() -> None:
     payload = camera_state(ORIGIN, state(), seq=7, ts=CAPTURED)
     assert (payload.people, payload.violations, payload.frame) == (3, 1, 120)
+
+
+def test_state_payload_counts_the_pairs_that_alert_not_every_close_pair() -> None:
+    unsure = (Violation(3, 5, 0.95, uncertainty_m=0.1, certain=False),)
+    payload = camera_state(ORIGIN, state(violations=unsure, alerting_pairs=0), seq=8, ts=CAPTURED)
+    assert payload.violations == 0
     assert payload.zones == {"hall": 3, "window-1": 2, "queue-1": 0}
     assert payload.crossings == {"door": {"in": 4, "out": 1}}
     parsed = parse_payload(camera_topic("hall-a", "cam-1", "state"), payload.to_json())
@@ -111,7 +118,9 @@ def test_positions_are_anonymous_and_leave_untracked_people_out() -> None:
 
 
 def test_an_empty_hall_is_a_normal_state() -> None:
-    empty = state(people=FloorPeople.empty(), zone_counts={"hall": 0}, violations=(), crossings={})
+    empty = state(
+        people=FloorPeople.empty(), zone_counts={"hall": 0}, violations=(), crossings={}, alerting_pairs=0
+    )
     payload = camera_state(ORIGIN, empty, seq=1, ts=CAPTURED)
     assert (payload.people, payload.violations, payload.crossings) == (0, 0, {})
     assert camera_positions(ORIGIN, empty, seq=2, ts=CAPTURED).people == []

@@ -382,3 +382,16 @@ def test_property_counts_lie_between_who_is_clearly_in_and_who_may_be(
         assert [(v.a, v.b, v.distance_m) for v in state.violations] == [
             (v.a, v.b, v.distance_m) for v in close_pairs(state.people.ids, xy, 1.0)
         ]
+
+
+def test_only_certain_pairs_alert_by_default(pipeline: HallPipeline) -> None:
+    close = pipeline.step(0, 0.0, people((1, 6.0, 8.0), (2, 6.5, 8.0)))
+    assert close.violations[0].certain and close.alerting_pairs == 1
+    edge = HallPipeline.from_config(hall_config(), "cam-1")
+    unsure = edge.step(0, 0.0, people((1, 6.0, 8.0), (2, 6.98, 8.0)))  # 0.98 m, each placed +-2 cm
+    assert len(unsure.violations) == 1 and not unsure.violations[0].certain
+    assert unsure.alerting_pairs == 0
+    likely = HallPipeline.from_config(
+        hall_config(spacing={"min_distance_m": 1.0, "min_duration_s": 1.0, "alert_on": "likely"}), "cam-1"
+    )
+    assert likely.step(0, 0.0, people((1, 6.0, 8.0), (2, 6.98, 8.0))).alerting_pairs == 1

@@ -1,3 +1,4 @@
+// @ts-check
 // What a page knows about alerts: one entry per alert id, always the highest version seen.
 //
 // Alerts arrive from several places that can overtake each other: the live stream's snapshot

@@ -1,3 +1,4 @@
+// @ts-check
 // A beep (WebAudio, no sound file) and a vibration when a new alert arrives.
 //
 // Browsers allow sound and vibration only after the person has touched the page, so the signal is
@@ -58,7 +59,8 @@ export class AlertSignal {
   #arm() {
     if (this.#armed) return;
     this.#armed = true;
-    const Context = window.AudioContext || window.webkitAudioContext;
+    // Safari before 14.1 names it webkitAudioContext.
+    const Context = window.AudioContext || /** @type {any} */ (window).webkitAudioContext;
     if (Context) {
       try {
         this.#context = new Context();

@@ -1,3 +1,4 @@
+// @ts-check
 // Talking to the hallwatch API from a page: the session cookie, the CSRF header, and errors.
 //
 //   import { api, apiUrl, ApiError } from "/static/js/api.js";
@@ -52,6 +53,8 @@ export function goToLogin() {
  * Call the API and return its JSON (null for 204).
  * @throws {ApiError} for any status other than 2xx (after redirecting to the login on 401),
  *   and for network failures (status 0).
+ * @param {string} path
+ * @param {{method?: string, query?: Record<string, any>, body?: any, signal?: AbortSignal, redirectOn401?: boolean}} [options]
  */
 export async function api(path, { method = "GET", query, body, signal, redirectOn401 = true } = {}) {
   const headers = { Accept: "application/json" };

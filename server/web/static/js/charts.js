@@ -1,3 +1,4 @@
+// @ts-check
 // Charts with uPlot (installed by npm, see web/package.json): time series of occupancy and bars.
 // Each chart follows its container's width and shows times in the hall's time zone.
 
@@ -76,7 +77,12 @@ export function timeChart(el, { times, series, height = 300, yLabel = "people" }
   return new Chart(el, options, data, height);
 }
 
-/** Bars over numeric categories ``x`` (e.g. hours 0–23), labelled by ``labelOf(x)``. */
+/**
+ * Bars over numeric categories ``x`` (e.g. hours 0–23), labelled by ``labelOf(x)``.
+ * @param {HTMLElement} el
+ * @param {{x: number[], values: (number | null)[], label: string, color?: string, height?: number,
+ *   labelOf?: (x: number) => string, highlight?: number[] | null}} options
+ */
 export function barChart(el, { x, values, label, color = "#0b2545", height = 200, labelOf = String, highlight = null }) {
   const bars = uPlot.paths.bars({ size: [0.7, 40], align: 0 });
   const options = {

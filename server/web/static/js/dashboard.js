@@ -1,3 +1,4 @@
+// @ts-check
 // The manager dashboard: the hall now (floor plan, counts, alerts), and its history (charts, queues).
 // Live parts come from the WebSocket; history from /sites/{site}/history, /event-counts, /queues.
 
@@ -16,6 +17,8 @@ const canEvents = document.body.dataset.canEvents === "true";
 const zones = new ZoneBoard();
 const book = new AlertBook();
 const plan = new FloorPlan(document.getElementById("floor-plan"));
+// `any` for the checker: the page knows which kind of element (input, table, svg) each id names.
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 
 let site = null;
@@ -199,7 +202,7 @@ function rangeBounds() {
   }
   const start = localMidnight(range.from);
   const end = new Date(Math.min(localMidnight(addDays(range.to, 1)).getTime(), now.getTime()));
-  const days = (end - start) / 86400000;
+  const days = (end.getTime() - start.getTime()) / 86400000;
   const resolution = days <= 2 ? "minute" : days <= 62 ? "hour" : "day";
   return { start, end, resolution, label: `${range.from} to ${range.to}` };
 }
@@ -394,7 +397,7 @@ async function loadHeatmap() {
 }
 
 function setupRangePicker() {
-  const views = document.querySelectorAll("#view-picker .seg");
+  const views = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#view-picker .seg"));
   for (const button of views) {
     button.addEventListener("click", () => {
       view = button.dataset.view;
@@ -402,7 +405,7 @@ function setupRangePicker() {
       if (occupancyRows) drawOccupancyChart();
     });
   }
-  const buttons = document.querySelectorAll("#range-picker .seg");
+  const buttons = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#range-picker .seg"));
   const form = $("custom-range");
   const choose = (kind) => {
     for (const b of buttons) b.setAttribute("aria-pressed", String(b.dataset.range === kind));
@@ -500,7 +503,7 @@ async function start() {
   document.body.dataset.ready = "true";
 
   window.setInterval(() => {
-    for (const el of document.querySelectorAll(".dash-alert-age")) setText(el, ageText(el.dataset.since));
+    for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".dash-alert-age"))) setText(el, ageText(el.dataset.since));
   }, 1000);
   window.setInterval(() => refreshOccupancy().catch(() => {}), 15000);
   if (canHistory) {

@@ -1,3 +1,4 @@
+// @ts-check
 // Small DOM helpers: build elements, and update keyed lists in place (no flicker, focus kept).
 
 /** ``h("p", { class: "x", dataset: { id: 1 } }, "text", child)`` */

@@ -1,3 +1,4 @@
+// @ts-check
 // The hall's floor plan as SVG, in metres: zones from the layout, each window coloured by its count
 // against its limit, live positions as dots, and an optional heatmap of where people stood.
 //
@@ -140,7 +141,7 @@ export class FloorPlan {
     for (const label of this.#layers.labels.querySelectorAll("text[data-fit]")) {
       const room = Number(label.dataset.fit) * 0.92;
       const name = label.firstChild;
-      let width = 0;
+      let width;
       try {
         width = name.getComputedTextLength();
       } catch {

@@ -1,3 +1,4 @@
+// @ts-check
 // Numbers, durations and times as people read them, in the hall's time zone (<body data-timezone>).
 
 export const hallTimeZone = () => document.body.dataset.timezone || "UTC";

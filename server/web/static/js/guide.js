@@ -1,3 +1,4 @@
+// @ts-check
 // The floor guide's page: the hall's open alerts by window, taken and resolved with one tap each.
 
 import { api } from "./api.js";
@@ -19,7 +20,7 @@ const book = new AlertBook();
 const zones = new ZoneBoard();
 const signal = new AlertSignal(document.getElementById("sound-toggle"), document.getElementById("sound-label"));
 const groupsBox = document.getElementById("alert-groups");
-const cardTemplate = document.getElementById("alert-card-template");
+const cardTemplate = /** @type {HTMLTemplateElement} */ (document.getElementById("alert-card-template"));
 const fresh = new Set(); // alert ids to flash once when first drawn
 let site = null;
 let loaded = false;
@@ -204,7 +205,7 @@ function renderZones() {
   setText(document.getElementById("hall-count"), hall?.count ?? "–");
   setText(document.getElementById("hall-capacity"), hall?.limit ?? "–");
   const windows = zones.ofKind("window");
-  document.querySelector(".windows-section").hidden = windows.length === 0;
+  /** @type {HTMLElement} */ (document.querySelector(".windows-section")).hidden = windows.length === 0;
   syncList(
     document.getElementById("window-chips"),
     windows,
@@ -237,7 +238,7 @@ function renderZones() {
   );
   // group headings show their window's count
   const groups = new Map(groupedAlerts().map((g) => [g.key, g]));
-  for (const el of groupsBox.children) {
+  for (const el of /** @type {HTMLCollectionOf<HTMLElement>} */ (groupsBox.children)) {
     const group = groups.get(el.dataset.group);
     if (group) updateGroup(el, group);
   }
@@ -280,7 +281,7 @@ async function act(card, action) {
 }
 
 groupsBox.addEventListener("click", (event) => {
-  const button = event.target.closest("button");
+  const button = /** @type {Element} */ (event.target).closest("button");
   const card = button?.closest(".alert-card");
   if (!card || button.disabled) return;
   if (button.classList.contains("button-take")) act(card, "acknowledge");

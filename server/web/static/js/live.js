@@ -1,3 +1,4 @@
+// @ts-check
 // The live stream (/api/v1/live) for a page: reconnects by itself and says so on screen.
 //
 //   const live = new LiveConnection({ topics: ["alerts", "occupancy"], site: "hall-a" });
@@ -35,6 +36,7 @@ export class LiveConnection {
   #slowTimer = 0;
   lastServerTime = null;
 
+  /** @param {{topics?: string[], site?: string | null}} [options] */
   constructor({ topics, site = null } = {}) {
     this.#topics = topics;
     this.#site = site;

@@ -1,3 +1,4 @@
+// @ts-check
 // The login form: POST /api/v1/auth/login sets the session cookie; then on to where the visitor was
 // going (?next=) or to their role's home page (/ redirects by role).
 
@@ -5,9 +6,9 @@ import { api } from "./api.js";
 
 const form = document.getElementById("login-form");
 const error = document.getElementById("login-error");
-const submit = document.getElementById("login-submit");
-const username = document.getElementById("username");
-const password = document.getElementById("password");
+const submit = /** @type {HTMLButtonElement} */ (document.getElementById("login-submit"));
+const username = /** @type {HTMLInputElement} */ (document.getElementById("username"));
+const password = /** @type {HTMLInputElement} */ (document.getElementById("password"));
 
 function showError(message) {
   error.textContent = message;

@@ -1,3 +1,4 @@
+// @ts-check
 // Ops: a camera's floor calibration. Ask its node for a snapshot, click floor marks in the picture,
 // type where they are on the floor (metres), see the error and the zones drawn over the picture,
 // then save it to the node (a config push) or download it as YAML.
@@ -16,6 +17,8 @@ const SVG = "http://www.w3.org/2000/svg";
 const PREVIEW_DELAY_MS = 350;
 const POLL_MS = 500;
 
+// `any` for the checker: the page knows which kind of element (input, table, svg) each id names.
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const els = {
   node: $("calib-node"),

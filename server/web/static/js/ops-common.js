@@ -1,3 +1,4 @@
+// @ts-check
 // What the ops pages share: node status in words, node and camera pickers, downloads, and waiting
 // for a node to apply a config push (its layout comes back with the push's id as `config_id`).
 
@@ -116,6 +117,8 @@ const UNION_TAGS = new Set(["window", "queue", "hall", "entrance"]); // pydantic
 /**
  * An API error in words. FastAPI's field errors (a JSON list in the message) become
  * "zones[6] (q1) window: field required"; ``nameOf(list, index)`` names a list item (a zone's id).
+ * @param {any} error
+ * @param {(list: string, index: number) => string} [nameOf]
  */
 export function problemText(error, nameOf = () => "") {
   let items;

@@ -1,3 +1,4 @@
+// @ts-check
 // Ops: every edge node and camera of the hall with its health, updating live, and recent events.
 
 import { api } from "./api.js";
@@ -30,7 +31,7 @@ const els = {
   loading: document.getElementById("nodes-loading"),
   empty: document.getElementById("nodes-empty"),
   updated: document.getElementById("nodes-updated"),
-  template: document.getElementById("node-template"),
+  template: /** @type {HTMLTemplateElement} */ (document.getElementById("node-template")),
   eventsBody: document.getElementById("events-body"),
   eventsEmpty: document.getElementById("events-empty"),
   statNodes: document.getElementById("stat-nodes"),
@@ -76,11 +77,11 @@ function cameraRow(camera) {
 }
 
 function createNode(node) {
-  const el = els.template.content.firstElementChild.cloneNode(true);
+  const el = /** @type {HTMLElement} */ (els.template.content.firstElementChild.cloneNode(true));
   const query = new URLSearchParams({ site, node: node.node });
-  el.querySelector(".node-calibrate").href = `/ops/calibration?${query}`;
-  el.querySelector(".node-zones").href = `/ops/zones?${query}`;
-  const yaml = el.querySelector(".node-yaml");
+  /** @type {HTMLAnchorElement} */ (el.querySelector(".node-calibrate")).href = `/ops/calibration?${query}`;
+  /** @type {HTMLAnchorElement} */ (el.querySelector(".node-zones")).href = `/ops/zones?${query}`;
+  const yaml = /** @type {HTMLAnchorElement} */ (el.querySelector(".node-yaml"));
   yaml.href = `/api/v1/nodes/${site}/${node.node}/config.yaml`;
   yaml.setAttribute("download", `${site}-${node.node}.yaml`);
   return el;
@@ -315,7 +316,7 @@ async function loadDeadLetters() {
 }
 
 function tickAges() {
-  for (const el of document.querySelectorAll("[data-at]")) {
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-at]"))) {
     if (!el.dataset.at) continue;
     setText(el, agoText(el.dataset.at));
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // Ops: a node's zones on the floor plan, in metres. Drag corners, add corners on edges, add and
 // remove zones, set each zone's kind, limit and window, then save: the node's whole zone list goes
 // out as one config push, and the page says when the node has applied it.
@@ -15,6 +16,8 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const KIND_LABELS = { window: "Window", queue: "Queue", hall: "Hall", entrance: "Entrance line" };
 const KIND_ORDER = { hall: 0, queue: 1, window: 2, entrance: 3 };
 
+// `any` for the checker: the page knows which kind of element (input, table, svg) each id names.
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const els = {
   node: $("zones-node"),
@@ -565,7 +568,7 @@ async function main() {
     }
     selectNode(els.node.value);
   });
-  for (const button of document.querySelectorAll("[data-add]")) button.addEventListener("click", () => addZone(button.dataset.add));
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-add]"))) button.addEventListener("click", () => addZone(button.dataset.add));
   window.addEventListener("resize", () => renderPlan());
   els.plan.addEventListener("pointermove", onMove);
   els.plan.addEventListener("pointerup", onUp);

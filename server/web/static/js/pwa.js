@@ -1,3 +1,4 @@
+// @ts-check
 // The guide page as an installable app: its service worker keeps the app shell for when the hall's
 // Wi-Fi drops (the page then opens from the cache and says that it is reconnecting).
 

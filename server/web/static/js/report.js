@@ -1,3 +1,4 @@
+// @ts-check
 // The printable daily or weekly report, from /sites/{site}/summary (per local day), the layout
 // (zone names and limits) and the alerts of the period (how fast they were taken, by kind).
 
@@ -8,6 +9,8 @@ import { addDays, dateTimeText, dayText, durationText, hallTimeZone, localDate, 
 import { chooseSite, toast } from "./shell.js";
 import { byName, zoneName } from "./zones.js";
 
+// `any` for the checker: the page knows which kind of element (input, table, svg) each id names.
+/** @type {(id: string) => any} */
 const $ = (id) => document.getElementById(id);
 const params = new URL(location.href).searchParams;
 let period = params.get("period") === "day" ? "day" : "week";
@@ -20,6 +23,10 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * @param {string | number} text
+ * @param {{num?: boolean, col?: string, over?: boolean}} [options]
+ */
 function cell(text, { num = true, col, over = false } = {}) {
   return h("td", { class: [num ? "num" : "", over ? "over" : ""].join(" ").trim() || null, dataset: col ? { col } : {}, text: String(text) });
 }
@@ -35,7 +42,7 @@ async function allAlerts(start, end) {
 }
 
 function setPeriodButtons() {
-  for (const b of document.querySelectorAll("[data-period]")) b.setAttribute("aria-pressed", String(b.dataset.period === period));
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-period]"))) b.setAttribute("aria-pressed", String(b.dataset.period === period));
   setText($("report-date-label"), period === "day" ? "Day" : "Week ending");
 }
 
@@ -192,7 +199,7 @@ async function start() {
   date.max = today;
   date.value = /^\d{4}-\d{2}-\d{2}$/.test(params.get("date") ?? "") ? params.get("date") : today;
   setPeriodButtons();
-  for (const button of document.querySelectorAll("[data-period]")) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-period]"))) {
     button.addEventListener("click", () => {
       period = button.dataset.period;
       setPeriodButtons();

@@ -1,3 +1,4 @@
+// @ts-check
 // What every logged-in page shares: the log-out button, the hall (site) being watched, toasts.
 
 import { api } from "./api.js";
@@ -31,7 +32,7 @@ export async function chooseSite() {
   } catch (error) {
     if (error.status === 401) throw error;
   }
-  let site = null;
+  let site;
   if (asked && SITE_PATTERN.test(asked)) {
     site = asked;
   } else {
@@ -46,7 +47,7 @@ export async function chooseSite() {
 function showSite(site, names) {
   const label = document.getElementById("site-name");
   const picker = document.getElementById("site-picker");
-  const select = document.getElementById("site-select");
+  const select = /** @type {HTMLSelectElement} */ (document.getElementById("site-select"));
   const all = site && !names.includes(site) ? [site, ...names] : names;
   if (picker && select && all.length > 1) {
     select.replaceChildren(

@@ -1,3 +1,4 @@
+// @ts-check
 // Zones as pages show them: live counts by zone id, levels, names, natural order.
 
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });

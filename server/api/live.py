@@ -1,7 +1,8 @@
 """The live stream: one WebSocket per page, pushing state and alert changes as JSON text messages.
 
 Connect to ``/api/v1/live`` (optionally ``?topics=alerts,occupancy&site=hall-a``) with the session
-cookie (pages) or ``Authorization: Bearer`` (scripts). Messages, each a JSON object with ``type``:
+cookie (pages) or ``Authorization: Bearer`` (scripts). Messages, each a JSON object with ``type``
+(one pydantic model per type in `server.schemas.live`; `parse_live` reads them back):
 
 - ``hello``: first, a snapshot: ``user``, ``topics``, ``sites``, ``zones`` (live occupancy per zone,
   each with ``site``) and ``alerts`` (every open or acknowledged alert);
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,8 +31,9 @@ from starlette.concurrency import run_in_threadpool
 
 from server.auth.roles import Permission, allows
 from server.deps import AuthUser, authenticate, presented_token
-from server.ingest.processor import alert_messages
 from server.live.hub import TOPICS
+from server.schemas.alerts import AlertOut
+from server.schemas.live import LiveBye, LiveHello, LivePing, LiveUser, LiveZone
 from server.schemas.occupancy import ZoneOccupancyOut
 from server.services import Services
 from server.store.alerts import AlertFilter
@@ -61,7 +62,7 @@ def _origin_allowed(websocket: WebSocket, services: Services) -> bool:
 
 async def _refuse(websocket: WebSocket, code: int, reason: str) -> None:
     await websocket.accept()
-    await websocket.send_text(json.dumps({"type": "bye", "reason": reason}))
+    await websocket.send_text(LiveBye(reason=reason).model_dump_json())
     await websocket.close(code=code, reason=reason[:120])
 
 
@@ -89,7 +90,7 @@ async def live(websocket: WebSocket) -> None:
     sub = services.hub.subscribe(wanted, sites)
     try:
         hello = await run_in_threadpool(_hello, services, user, wanted, sites)
-        await websocket.send_text(json.dumps(hello, separators=(",", ":")))
+        await websocket.send_text(hello.model_dump_json())
         await _pump(websocket, services, user, token or "", sub)
     except WebSocketDisconnect:
         pass
@@ -124,7 +125,7 @@ async def _pump(websocket: WebSocket, services: Services, user: AuthUser, token:
             now = services.clock()
             if now >= user.claims.expires_at:
                 getter.cancel()
-                await send(json.dumps({"type": "bye", "reason": "the login expired"}))
+                await send(LiveBye(reason="the login expired").model_dump_json())
                 await websocket.close(code=4401, reason="the login expired")
                 return
             if getter not in done:
@@ -132,14 +133,14 @@ async def _pump(websocket: WebSocket, services: Services, user: AuthUser, token:
                 try:  # still a valid login? (password changed, user disabled or deleted)
                     await run_in_threadpool(authenticate, services, token, user.via)
                 except HTTPException as exc:
-                    await send(json.dumps({"type": "bye", "reason": str(exc.detail)}))
+                    await send(LiveBye(reason=str(exc.detail)).model_dump_json())
                     await websocket.close(code=4401, reason="log in again")
                     return
-                await send(json.dumps({"type": "ping", "server_time": now.isoformat()}))
+                await send(LivePing(server_time=now).model_dump_json())
                 continue
             msg = getter.result()
             if msg is None:  # cut off: fell behind
-                await send(json.dumps({"type": "bye", "reason": "fell behind; reconnect"}))
+                await send(LiveBye(reason="fell behind; reconnect").model_dump_json())
                 await websocket.close(code=1013, reason="fell behind; reconnect")
                 return
             await send(msg.text)
@@ -147,26 +148,25 @@ async def _pump(websocket: WebSocket, services: Services, user: AuthUser, token:
         reader.cancel()
 
 
-def _hello(services: Services, user: AuthUser, topics: list[str], sites: list[str] | None) -> dict[str, Any]:
+def _hello(services: Services, user: AuthUser, topics: list[str], sites: list[str] | None) -> LiveHello:
     now = services.clock()
-    hello: dict[str, Any] = {
-        "type": "hello",
-        "server_time": now.isoformat(),
-        "user": {"username": user.username, "role": user.role},
-        "topics": topics,
-        "sites": sites,
-        "zones": [],
-        "alerts": [],
-    }
     names = sites if sites is not None else services.live.sites()
+    zones: list[LiveZone] = []
+    alerts: list[AlertOut] = []
     if "occupancy" in topics:
-        hello["zones"] = [
-            {"site": site} | ZoneOccupancyOut.model_validate(z).model_dump(mode="json")
+        zones = [
+            LiveZone.model_validate(ZoneOccupancyOut.model_validate(z).model_dump() | {"site": site})
             for site in names
             for z in services.live.zones(site, now)
         ]
     if "alerts" in topics:
         rows, _ = services.store.alerts.search(AlertFilter(status=("open", "acknowledged")), 1000, 0)
-        rows = [r for r in rows if sites is None or r.site in sites]
-        hello["alerts"] = [json.loads(m.text)["alert"] for m in alert_messages(rows)]
-    return hello
+        alerts = [AlertOut.model_validate(r) for r in rows if sites is None or r.site in sites]
+    return LiveHello(
+        server_time=now,
+        user=LiveUser(username=user.username, role=user.role),
+        topics=topics,
+        sites=sites,
+        zones=zones,
+        alerts=alerts,
+    )

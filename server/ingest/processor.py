@@ -64,6 +64,17 @@ from server.logs import RateLimitedLog
 from server.metrics import Metrics
 from server.schemas.alerts import AlertOut
 from server.schemas.events import EventOut
+from server.schemas.live import (
+    LiveAlert,
+    LiveEvent,
+    LiveLayout,
+    LiveNode,
+    LiveOccupancy,
+    LivePerson,
+    LivePositions,
+    LiveSnapshot,
+)
+from server.schemas.occupancy import ZoneOccupancyOut
 from server.settings import Settings
 from server.store import Store
 from server.store.alerts import to_snapshot
@@ -425,48 +436,37 @@ class IngestProcessor:
                 lost = msg.type == "camera_lost"
                 batch.camera_flags[(msg.site, msg.camera)] = CameraFlag(msg.node, lost, msg.ts, msg.reason)
             event = EventOut.model_validate(_event_view(msg, received))
-            rnd.live.append(
-                message("events", msg.site, {"type": "event", "site": msg.site, "event": _json(event)})
-            )
+            rnd.live.append(message("events", msg.site, LiveEvent(site=msg.site, event=event)))
         elif isinstance(msg, CameraPositions):
             batch.seen[key] = received
             self._aggregates.add_positions(msg.site, msg.camera, msg.ts, ((p.x, p.y) for p in msg.people))
             self._positions(msg, received, rnd)
         elif isinstance(msg, NodeStatus):
             batch.statuses[key] = (msg, received)
-            payload = {"type": "node", "site": msg.site, "node": msg.node, "status": msg.status}
-            rnd.live.append(
-                message("nodes", msg.site, payload | {"version": msg.version, "at": received.isoformat()})
+            status = LiveNode(
+                site=msg.site, node=msg.node, status=msg.status, version=msg.version, at=received
             )
+            rnd.live.append(message("nodes", msg.site, status))
         elif isinstance(msg, NodeHealth):
             batch.healths[key] = (msg, received)
             health = msg.model_dump(mode="json", exclude={"schema_version", "event_id", "seq", "kind"})
-            node_health: dict[str, Any] = {
-                "type": "node",
-                "site": msg.site,
-                "node": msg.node,
-                "status": "online",
-            }
-            node_health |= {"health": health, "at": received.isoformat()}
+            node_health = LiveNode(site=msg.site, node=msg.node, status="online", health=health, at=received)
             rnd.live.append(message("nodes", msg.site, node_health))
         elif isinstance(msg, NodeSnapshot):
             stored = self.snapshots.put(msg, received.timestamp())
-            snapshot: dict[str, Any] = {
-                "type": "snapshot",
-                "site": msg.site,
-                "node": msg.node,
-                "camera": msg.camera,
-                "request_id": str(msg.request_id),
-                "error": stored.error,
-                "at": received.isoformat(),
-            }
+            snapshot = LiveSnapshot(
+                site=msg.site,
+                node=msg.node,
+                camera=msg.camera,
+                request_id=str(msg.request_id),
+                error=stored.error,
+                at=received,
+            )
             rnd.live.append(message("nodes", msg.site, snapshot))
         elif isinstance(msg, NodeLayout):
             batch.layouts[key] = (msg, received)
             self._live.set_layout(msg.site, layout_zones(msg))
-            rnd.live.append(
-                message("occupancy", msg.site, {"type": "layout", "site": msg.site, "node": msg.node})
-            )
+            rnd.live.append(message("occupancy", msg.site, LiveLayout(site=msg.site, node=msg.node)))
 
     def _positions(self, msg: CameraPositions, received: datetime, rnd: _Round) -> None:
         key = (msg.site, msg.camera)
@@ -476,18 +476,13 @@ class IngestProcessor:
         if now - self._positions_sent.get(key, 0.0) < self._ingest.positions_interval_s:
             return
         self._positions_sent[key] = now
-        payload = {
-            "type": "positions",
-            "site": msg.site,
-            "camera": msg.camera,
-            "ts": msg.ts.isoformat(),
-            "people": [{"id": p.id, "x": p.x, "y": p.y} for p in msg.people],
-        }
+        people = [LivePerson(id=p.id, x=p.x, y=p.y) for p in msg.people]
+        payload = LivePositions(site=msg.site, camera=msg.camera, ts=msg.ts, people=people)
         rnd.live.append(message("positions", msg.site, payload))
 
     def _zone_changes(self, zones: list[ZoneNow]) -> list[LiveMessage]:
         return [
-            message("occupancy", z.site, {"type": "occupancy", "site": z.site, "zone": zone_json(z)})
+            message("occupancy", z.site, LiveOccupancy(site=z.site, zone=ZoneOccupancyOut.model_validate(z)))
             for z in zones
         ]
 
@@ -566,24 +561,12 @@ def _dt(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
-def _json(model: Any) -> dict[str, Any]:
-    data: dict[str, Any] = model.model_dump(mode="json")
-    return data
-
-
-def zone_json(zone: ZoneNow) -> dict[str, Any]:
-    """A live zone as the API and the live stream show it."""
-    from server.schemas.occupancy import ZoneOccupancyOut
-
-    return _json(ZoneOccupancyOut.model_validate(zone))
-
-
 def alert_messages(rows: list[Any]) -> list[LiveMessage]:
     """Live messages for changed alert rows."""
     out = []
     for row in rows:
-        alert = _json(AlertOut.model_validate(row))
-        out.append(message("alerts", row.site, {"type": "alert", "site": row.site, "alert": alert}))
+        alert = AlertOut.model_validate(row)
+        out.append(message("alerts", row.site, LiveAlert(site=row.site, alert=alert)))
     return out
 
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from pydantic import BaseModel
 
 from server.metrics import Metrics
+from server.schemas.live import LiveAlert
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +37,12 @@ class LiveMessage:
     alert_version: tuple[int, int] | None = None  # (alert id, version) for alert messages
 
 
-def message(topic: str, site: str | None, payload: dict[str, Any]) -> LiveMessage:
-    """Build a live message; ``payload`` must be JSON-ready (use ``model_dump(mode="json")``)."""
+def message(topic: str, site: str | None, payload: BaseModel) -> LiveMessage:
+    """A live message for ``topic``'s subscribers, serialised once (`server.schemas.live` models)."""
     version = None
-    if topic == "alerts":
-        alert = payload.get("alert", {})
-        version = (int(alert["id"]), int(alert["version"]))
-    return LiveMessage(topic, site, json.dumps(payload, separators=(",", ":")), version)
+    if isinstance(payload, LiveAlert):
+        version = (payload.alert.id, payload.alert.version)
+    return LiveMessage(topic, site, payload.model_dump_json(), version)
 
 
 @dataclass(eq=False)

@@ -20,6 +20,7 @@ from server.ingest.live_state import LiveState
 from server.ingest.processor import IngestProcessor, RawMessage
 from server.live.hub import LiveHub, LiveMessage
 from server.metrics import Metrics
+from server.schemas.live import parse_live
 from server.store import Store
 from server.store.alerts import AlertFilter
 from server.store.history import EventFilter
@@ -90,7 +91,7 @@ def test_messages_become_history_alerts_and_live_messages(rig: Rig) -> None:
     assert events == 1
     zones = {z.zone: (z.count, z.level) for z in rig.live.zones(rig.site, alert.opened_at)}
     assert zones["w1"] == (3, "over") and zones["hall"] == (3, "ok")
-    kinds = [json.loads(m.text)["type"] for m in rig.hub.sent]
+    kinds = [parse_live(m.text).type for m in rig.hub.sent]
     assert {"alert", "occupancy", "node", "layout", "event"} <= set(kinds)
     assert rig.metric("hallwatch_ingest_messages_total", kind="state") == 1
     assert rig.acks == [(1, 1), (2, 1)]  # acknowledged once stored

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from test_ingest_processor import Rig, rig  # noqa: F401 (the fixture)
 from hallwatch.contract import NodeSnapshot, SnapshotRequest, node_topic
 from server.ingest.processor import RawMessage
 from server.ingest.snapshots import PendingRequest, SnapshotStore
+from server.schemas.live import LiveSnapshot, parse_live
 
 JPEG = cv2.imencode(".jpg", np.full((48, 64, 3), 100, np.uint8))[1].tobytes()
 
@@ -56,8 +56,9 @@ def test_a_snapshot_is_kept_in_memory_announced_live_and_never_stored(rig: Rig) 
     kept = rig.processor.snapshots.latest(rig.site, "cam-1")
     assert kept is not None and kept.jpeg == JPEG and kept.request_id == msg.request_id
     assert (kept.frame_width, kept.blur_method, kept.people_blurred) == (640, "people", 2)
-    (announced,) = [m for m in rig.hub.sent if json.loads(m.text)["type"] == "snapshot"]
-    assert json.loads(announced.text)["request_id"] == str(msg.request_id)
+    (announced,) = [m for m in rig.hub.sent if parse_live(m.text).type == "snapshot"]
+    announcement = parse_live(announced.text)
+    assert isinstance(announcement, LiveSnapshot) and announcement.request_id == str(msg.request_id)
     assert len(announced.text) < 400, "the live stream announces it; it never carries the picture"
     assert all(len(m.text) < 4000 for m in rig.hub.sent)
     assert announced.topic == "nodes", "only roles that see nodes learn of it"

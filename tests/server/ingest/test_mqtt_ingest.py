@@ -15,6 +15,7 @@ from support.processes import unique, wait_until
 from test_ingest_processor import hostile_messages
 
 from hallwatch.contract import camera_topic
+from server.schemas.live import LiveAlert, LiveHello, LiveOccupancy, parse_live
 from server.store.alerts import AlertFilter
 from server.store.history import EventFilter
 
@@ -59,22 +60,27 @@ def test_the_live_stream_pushes_occupancy_and_alerts(sqlite_url: str, site: str)
             pub.send(node.layout(), retain=False)
             wait_until(lambda: server.live.zones(site, server.app.state.services.clock()))
             with client.websocket_connect(f"/api/v1/live?site={site}", headers=headers) as ws:
-                hello = ws.receive_json()
-                assert hello["type"] == "hello" and hello["topics"] == ["alerts", "occupancy", "positions"]
+                # Every message is read through the live stream's models (server.schemas.live).
+                hello = parse_live(ws.receive_text())
+                assert isinstance(hello, LiveHello) and hello.topics == ["alerts", "occupancy", "positions"]
                 pub.send(node.state({"w1": 4}))
-                seen: dict[str, dict[str, object]] = {}
-                while "alert" not in seen or "occupancy" not in seen:
-                    msg = ws.receive_json()
-                    seen.setdefault(msg["type"], msg)
-                alert = seen["alert"]["alert"]
-                assert (alert["rule"], alert["status"], alert["value"]) == ("window_over_limit", "open", 4)  # type: ignore[index]
-                assert seen["occupancy"]["zone"]["count"] == 4  # type: ignore[index]
+                alerts: list[LiveAlert] = []
+                occupancy: list[LiveOccupancy] = []
+                while not alerts or not occupancy:
+                    msg = parse_live(ws.receive_text())
+                    if isinstance(msg, LiveAlert):
+                        alerts.append(msg)
+                    elif isinstance(msg, LiveOccupancy) and msg.zone.zone == "w1":
+                        occupancy.append(msg)
+                alert = alerts[0].alert
+                assert (alert.rule, alert.status, alert.value) == ("window_over_limit", "open", 4)
+                assert occupancy[0].zone.count == 4
                 # a guide takes it; the stream carries the change
-                taken = client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=headers)  # type: ignore[index]
+                taken = client.post(f"/api/v1/alerts/{alert.id}/acknowledge", headers=headers)
                 assert taken.status_code == 200
                 while True:
-                    msg = ws.receive_json()
-                    if msg["type"] == "alert" and msg["alert"]["status"] == "acknowledged":
+                    msg = parse_live(ws.receive_text())
+                    if isinstance(msg, LiveAlert) and msg.alert.status == "acknowledged":
                         break
     finally:
         pub.close()

@@ -8,12 +8,13 @@ replay at any speed gives the same events.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vision.calibration import FloorCalibration, calibration_from_config
-from vision.config import HallConfig
+from vision.config import EntranceLine, HallConfig, HallZone, QueueZone, WindowZone
 from vision.counting import ZoneCounter
 from vision.crossings import EntranceCounter
 from vision.detections import Detections
@@ -31,12 +32,163 @@ UNKNOWN_SCALE_ERROR = 0.03
 EDGE_SHARE = 0.02
 
 
+class CameraFloor:
+    """One camera's tracked detections onto the site's floor: placement, then steadied positions.
+
+    Args:
+        hall: the site's configuration.
+        camera_id: the camera (its anchor, keypoint score and calibration settings).
+        calibration: the camera's floor calibration.
+    """
+
+    def __init__(self, hall: HallConfig, camera_id: str, calibration: FloorCalibration) -> None:
+        camera = hall.camera(camera_id)
+        self.camera_id = camera_id
+        self.calibration = calibration
+        self.placer = FloorPlacer(
+            camera.anchor,
+            calibration,
+            keypoint_conf=camera.detector.keypoint_confidence,
+            stature_m=hall.people.stature_m,
+            stature_sd_m=hall.people.stature_sd_m,
+            mounting_height_m=camera.calibration.mounting_height_m,
+        )
+        self.positions = PositionFilter() if hall.tracking.steady_positions else None
+
+    def place(
+        self, frame: int, t_s: float, detections: Detections, image_size: tuple[int, int] | None
+    ) -> tuple[FloorPeople, NDArray[np.bool_]]:
+        """The frame's people on the floor, and whether each is at the image's edge (may be leaving).
+
+        People whose anchor maps beyond the floor's horizon are left out.
+
+        Raises:
+            vision.calibration.CalibrationError: the head or center anchor needs the camera's pose
+                and it cannot be recovered (the text says what to set).
+        """
+        placed = self.placer.place(detections, image_size)
+        on_floor = np.all(np.isfinite(placed.floor_xy), axis=1)
+        if not np.all(on_floor):
+            logger.debug("frame %d: %d people beyond the floor's horizon", frame, np.count_nonzero(~on_floor))
+        ids = detections.track_ids[on_floor]
+        floor_xy = placed.floor_xy[on_floor].copy()
+        sigma_m = np.nan_to_num(placed.sigma_m[on_floor], nan=0.0)
+        followed = ids >= 0
+        if self.positions is not None:
+            floor_xy[followed], sigma_m[followed] = self.positions.update(
+                t_s, ids[followed], floor_xy[followed], sigma_m[followed]
+            )
+        people = FloorPeople(
+            ids=ids,
+            floor_xy=floor_xy,
+            image_xy=placed.image_xy[on_floor],
+            scores=detections.scores[on_floor],
+            sigma_m=sigma_m,
+        )
+        return people, _at_image_edge(detections.boxes_xyxy[on_floor], image_size)
+
+
+class FloorRules:
+    """Zones, crossings, spacing, limits and dwell on the floor's people, frame after frame.
+
+    The same rules serve one camera's people (`HallPipeline`) and a site's fused people
+    (`vision.fused_pipeline`). People with id -1 (untracked) are counted as they are but never
+    enter the counting, crossing, spacing or dwell state.
+
+    Args:
+        hall: the site's configuration (spacing and tracking settings).
+        zones: the zones these people are counted in.
+        scale_error: the calibration's relative error (None: unknown, `UNKNOWN_SCALE_ERROR`).
+    """
+
+    def __init__(
+        self,
+        hall: HallConfig,
+        zones: Sequence[WindowZone | QueueZone | HallZone | EntranceLine],
+        scale_error: float | None,
+    ) -> None:
+        self.zones = ZoneIndex(zones)
+        self.entrances = EntranceCounter(self.zones.entrances, self.zones.hall)
+        self.spacing = SpacingMonitor(
+            hall.spacing.min_distance_m,
+            hall.spacing.min_duration_s,
+            exempt_window_pairs=hall.spacing.exempt_window_pairs,
+            alert_on=hall.spacing.alert_on,
+            band_sigmas=hall.spacing.band_sigmas,
+            scale_error=UNKNOWN_SCALE_ERROR if scale_error is None else scale_error,
+        )
+        tracking = hall.tracking
+        self.counter = ZoneCounter(
+            self.zones,
+            margin_m=tracking.zone_margin_m,
+            settle_s=tracking.zone_settle_s,
+            min_track_frames=tracking.min_track_frames,
+            hidden_hold_s=tracking.hidden_hold_s,
+        )
+        self.limits = LimitMonitor(zone_limits(zones))
+        self.dwell = DwellClock()
+
+    def step(
+        self, camera: str, frame: int, t_s: float, people: FloorPeople, at_edge: NDArray[np.bool_]
+    ) -> HallState:
+        """The state of one frame (or fusion step) from its people on the floor."""
+        tracked = people.ids >= 0
+        ids = people.ids[tracked]
+        xy = people.floor_xy[tracked]
+        counted = self.counter.update(t_s, ids, xy, at_edge[tracked])
+        zone_counts = _plus(counted.counts, self.zones.counts(people.floor_xy[~tracked]))
+        zone_of = [counted.zone_of.get(i) for i in ids.tolist()]
+        window_of = [counted.window_of.get(i) for i in ids.tolist()]
+
+        crossings = self.entrances.update(ids, xy)
+        spacing = self.spacing.update(t_s, ids, xy, window_of, people.sigma_m[tracked])
+        limit_events = self.limits.update(t_s, zone_counts)
+        dwell_s = self.dwell.update(t_s, ids, zone_of)
+
+        row_of = {track_id: row for row, track_id in enumerate(ids.tolist())} if crossings else {}
+        events = (
+            *(_crossing_event(c, t_s, xy[row_of[c.track_id]]) for c in crossings),
+            *limit_events,
+            *spacing.events,
+        )
+        hidden = len(counted.hidden_ids)
+        return HallState(
+            camera=camera,
+            frame=frame,
+            t_s=t_s,
+            people=people,
+            zone_counts=zone_counts,
+            violations=spacing.violations,
+            crossings=self.entrances.totals(),
+            events=events,
+            zone_of=dict(counted.zone_of),
+            dwell_s=dwell_s,
+            hidden=FloorPeople(
+                ids=counted.hidden_ids,
+                floor_xy=counted.hidden_xy,
+                image_xy=np.full((hidden, 2), np.nan),
+                scores=np.zeros(hidden, np.float32),
+            ),
+            possible=spacing.possible,
+            alerting_pairs=self.spacing.alerting((*spacing.violations, *spacing.possible)),
+        )
+
+    def finish(self, t_s: float) -> tuple[HallEvent, ...]:
+        """End what is still open at the end of a stream: over-limit episodes and spacing violations.
+
+        Returns:
+            Their `_ended` events, stamped `t_s` (the last frame's time).
+        """
+        return (*self.limits.finish(t_s), *self.spacing.finish(t_s))
+
+
 class HallPipeline:
     """Places one camera's tracked people on the floor and works out the hall's state, frame by frame.
 
-    Detections arrive with track ids; untracked ones (-1) are placed and counted as they are but never
-    enter the counting, crossing, spacing or dwell state. People whose anchor point maps beyond the
-    floor's horizon (no finite floor position) are left out of the frame's state.
+    `CameraFloor` then `FloorRules` on the camera's own zones. Detections arrive with track ids;
+    untracked ones (-1) are placed and counted as they are but never enter the counting, crossing,
+    spacing or dwell state. People whose anchor point maps beyond the floor's horizon (no finite floor
+    position) are left out of the frame's state.
 
     Args:
         hall: the site's configuration.
@@ -58,40 +210,13 @@ class HallPipeline:
     """
 
     def __init__(self, hall: HallConfig, camera_id: str, calibration: FloorCalibration) -> None:
-        camera = hall.camera(camera_id)
-        zones = hall.zones_for(camera_id)
         self.camera_id = camera_id
         self.calibration = calibration
-        self.placer = FloorPlacer(
-            camera.anchor,
-            calibration,
-            keypoint_conf=camera.detector.keypoint_confidence,
-            stature_m=hall.people.stature_m,
-            stature_sd_m=hall.people.stature_sd_m,
-            mounting_height_m=camera.calibration.mounting_height_m,
-        )
-        self.zones = ZoneIndex(zones)
-        self.entrances = EntranceCounter(self.zones.entrances, self.zones.hall)
-        scale_error = calibration.scale_error
-        self.spacing = SpacingMonitor(
-            hall.spacing.min_distance_m,
-            hall.spacing.min_duration_s,
-            exempt_window_pairs=hall.spacing.exempt_window_pairs,
-            alert_on=hall.spacing.alert_on,
-            band_sigmas=hall.spacing.band_sigmas,
-            scale_error=UNKNOWN_SCALE_ERROR if scale_error is None else scale_error,
-        )
-        tracking = hall.tracking
-        self.counter = ZoneCounter(
-            self.zones,
-            margin_m=tracking.zone_margin_m,
-            settle_s=tracking.zone_settle_s,
-            min_track_frames=tracking.min_track_frames,
-            hidden_hold_s=tracking.hidden_hold_s,
-        )
-        self.positions = PositionFilter() if tracking.steady_positions else None
-        self.limits = LimitMonitor(zone_limits(zones))
-        self.dwell = DwellClock()
+        self.floor = CameraFloor(hall, camera_id, calibration)
+        self.rules = FloorRules(hall, hall.zones_for(camera_id), calibration.scale_error)
+        self.placer = self.floor.placer
+        self.counter = self.rules.counter
+        self.spacing = self.rules.spacing
 
     @classmethod
     def from_config(cls, hall: HallConfig, camera_id: str) -> HallPipeline:
@@ -122,74 +247,12 @@ class HallPipeline:
             vision.calibration.CalibrationError: the head or center anchor needs the camera's pose and
                 it cannot be recovered (the text says what to set).
         """
-        placed = self.placer.place(detections, image_size)
-        on_floor = np.all(np.isfinite(placed.floor_xy), axis=1)
-        if not np.all(on_floor):
-            logger.debug("frame %d: %d people beyond the floor's horizon", frame, np.count_nonzero(~on_floor))
-        ids_all = detections.track_ids[on_floor]
-        floor_xy = placed.floor_xy[on_floor].copy()
-        sigma_m = np.nan_to_num(placed.sigma_m[on_floor], nan=0.0)
-        followed = ids_all >= 0
-        if self.positions is not None:
-            floor_xy[followed], sigma_m[followed] = self.positions.update(
-                t_s, ids_all[followed], floor_xy[followed], sigma_m[followed]
-            )
-        people = FloorPeople(
-            ids=ids_all,
-            floor_xy=floor_xy,
-            image_xy=placed.image_xy[on_floor],
-            scores=detections.scores[on_floor],
-            sigma_m=sigma_m,
-        )
-        tracked = people.ids >= 0
-        ids = people.ids[tracked]
-        xy = people.floor_xy[tracked]
-        at_edge = _at_image_edge(detections.boxes_xyxy[on_floor][tracked], image_size)
-        counted = self.counter.update(t_s, ids, xy, at_edge)
-        zone_counts = _plus(counted.counts, self.zones.counts(people.floor_xy[~tracked]))
-        zone_of = [counted.zone_of.get(i) for i in ids.tolist()]
-        window_of = [counted.window_of.get(i) for i in ids.tolist()]
-
-        crossings = self.entrances.update(ids, xy)
-        spacing = self.spacing.update(t_s, ids, xy, window_of, people.sigma_m[tracked])
-        limit_events = self.limits.update(t_s, zone_counts)
-        dwell_s = self.dwell.update(t_s, ids, zone_of)
-
-        row_of = {track_id: row for row, track_id in enumerate(ids.tolist())} if crossings else {}
-        events = (
-            *(_crossing_event(c, t_s, xy[row_of[c.track_id]]) for c in crossings),
-            *limit_events,
-            *spacing.events,
-        )
-        hidden = len(counted.hidden_ids)
-        return HallState(
-            camera=self.camera_id,
-            frame=frame,
-            t_s=t_s,
-            people=people,
-            zone_counts=zone_counts,
-            violations=spacing.violations,
-            crossings=self.entrances.totals(),
-            events=events,
-            zone_of=dict(counted.zone_of),
-            dwell_s=dwell_s,
-            hidden=FloorPeople(
-                ids=counted.hidden_ids,
-                floor_xy=counted.hidden_xy,
-                image_xy=np.full((hidden, 2), np.nan),
-                scores=np.zeros(hidden, np.float32),
-            ),
-            possible=spacing.possible,
-            alerting_pairs=self.spacing.alerting((*spacing.violations, *spacing.possible)),
-        )
+        people, at_edge = self.floor.place(frame, t_s, detections, image_size)
+        return self.rules.step(self.camera_id, frame, t_s, people, at_edge)
 
     def finish(self, t_s: float) -> tuple[HallEvent, ...]:
-        """End what is still open at the end of a stream: over-limit episodes and spacing violations.
-
-        Returns:
-            Their `_ended` events, stamped `t_s` (the last frame's time).
-        """
-        return (*self.limits.finish(t_s), *self.spacing.finish(t_s))
+        """End what is still open at the end of a stream: over-limit episodes and spacing violations."""
+        return self.rules.finish(t_s)
 
 
 def _plus(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:

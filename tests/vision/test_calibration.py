@@ -307,7 +307,11 @@ pixels = st.tuples(st.floats(0, 1280), st.floats(0, 720))
 @settings(max_examples=200, deadline=None)
 @given(h=homographies(), points=st.lists(pixels, min_size=0, max_size=20))
 def test_property_homography_round_trips(h: NDArray[np.float64], points: list[tuple[float, float]]) -> None:
-    cal = calibrate(QUAD_PX, apply_h(h, QUAD_PX))
+    try:
+        cal = calibrate(QUAD_PX, apply_h(h, QUAD_PX))
+    except CalibrationError:
+        assume(False)  # a draw that folds the quad onto a line (strong shear and perspective) is refused
+        raise
     image_px = np.array(points, np.float64).reshape(-1, 2)
     back = cal.image_from_floor(cal.floor_from_image(image_px))
     np.testing.assert_allclose(back, image_px, atol=1e-6)

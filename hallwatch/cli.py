@@ -14,13 +14,22 @@ from typing import Any
 
 import click
 
-_COMMANDS: dict[str, tuple[str, str]] = {
-    "replay": ("edge.replay_cli", "Run the vision pipeline over a recorded video and write JSON lines."),
-    "eval": ("edge.eval_cli", "Score a replay's JSON lines against floor truth (counts, limits, pairs)."),
-    "models": ("models.cli", "List, verify and export the detector models."),
-    "edge": ("edge.node_cli", "Run or check an edge node; generate broker credentials."),
-    "server": ("server.cli", "Run the server; manage users."),
-    "demo": ("hallwatch.demo", "Run a whole hall on this machine: broker, server and an edge node."),
+# name -> (module, the extra it needs, help)
+_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "replay": (
+        "edge.replay_cli",
+        "edge",
+        "Run the vision pipeline over a recorded video and write JSON lines.",
+    ),
+    "eval": (
+        "edge.eval_cli",
+        "edge",
+        "Score a replay's JSON lines against floor truth (counts, limits, pairs).",
+    ),
+    "models": ("models.cli", "edge", "List, verify and export the detector models."),
+    "edge": ("edge.node_cli", "edge", "Run or check an edge node; generate broker credentials."),
+    "server": ("server.cli", "server", "Run the server; manage users."),
+    "demo": ("hallwatch.demo", "all", "Run a whole hall on this machine: broker, server and an edge node."),
 }
 
 
@@ -31,14 +40,30 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in _COMMANDS:
             return None
-        module = importlib.import_module(_COMMANDS[cmd_name][0])
+        module_name, extra, _ = _COMMANDS[cmd_name]
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # A server-only or edge-only install lacks the other role's libraries: say which extra.
+            if exc.name is None or exc.name.split(".")[0] in (
+                "edge",
+                "server",
+                "models",
+                "vision",
+                "hallwatch",
+            ):
+                raise
+            raise click.ClickException(
+                f"`hallwatch {cmd_name}` needs {exc.name}, which is not installed: "
+                f"pip install 'hallwatch[{extra}]'"
+            ) from None
         command: click.Command = module.cli
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing help from the table keeps `hallwatch --help` from importing torch.
         with formatter.section("Commands"):
-            formatter.write_dl([(name, help_) for name, (_, help_) in sorted(_COMMANDS.items())])
+            formatter.write_dl([(name, help_) for name, (_, _, help_) in sorted(_COMMANDS.items())])
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

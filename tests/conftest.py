@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
 
 # The detector library must never go to the network during tests either.
 os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -14,6 +19,64 @@ os.environ.setdefault("YOLO_VERBOSE", "false")
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# Markers, so that `make test-fast` (-m "not slow and not browser and not services") keeps the tests
+# that need nothing running: tests that use these fixtures need the running Mosquitto or PostgreSQL,
+# or start brokers and servers of their own; whole folders are marked by what they are.
+SERVICE_FIXTURES = frozenset(
+    {
+        "shared_broker", "shared_broker_port", "broker", "make_broker", "mutual_broker", "capture",
+        "pg_url", "fresh_pg_url", "server_proc", "make_server", "publish",
+    }
+)  # fmt: skip
+BROWSER_FIXTURES = frozenset({"browser", "playwright", "new_page", "pages"})
+FOLDER_MARKERS = {
+    "e2e": ("slow", "services"),  # whole systems: processes, brokers, the detector, chromium
+    "web": ("browser", "services"),  # pages in chromium against a server process
+    "packaging": ("slow",),  # fresh virtual environments and clones
+}
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
+        for name in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(name)
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.services)
+        # A database test runs on SQLite and on PostgreSQL; only the PostgreSQL one needs the service.
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("db_url") == "postgresql"
+        if fixtures & SERVICE_FIXTURES or on_postgres:
+            item.add_marker(pytest.mark.services)
+
+
+# One Playwright and one chromium for the whole session, whichever folders run: Playwright's sync
+# API runs its own event loop, and a second `sync_playwright()` started while the first is alive
+# fails with "using Playwright Sync API inside the asyncio loop" (tests/web then tests/e2e did).
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"Debian's chromium is needed at {CHROMIUM} (`make test` installs it as root, or says how)"
+        )
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture(scope="session")

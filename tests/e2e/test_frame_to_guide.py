@@ -14,28 +14,24 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
-from support.chain import CHROMIUM_ARGS, cards_seen, crowds, open_guide, running_chain, wait_for_video_end
+from playwright.sync_api import Browser
+from support.chain import cards_seen, crowds, open_guide, running_chain, wait_for_video_end
 
 from edge import scene
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.timeout(300)
-def test_every_crowd_at_a_window_reaches_the_guides_phone(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is not installed (.ci/run installs it)")
+def test_every_crowd_at_a_window_reaches_the_guides_phone(tmp_path: Path, browser: Browser) -> None:
     hall = scene.crowding_cycles(cycles=5, period_s=10.0)
-    with running_chain(tmp_path, hall) as chain, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with running_chain(tmp_path, hall) as chain:
         page = open_guide(browser, chain)
         ready = time.time()
         wait_for_video_end(chain, timeout_s=hall.duration_s + 30)
         seen = cards_seen(page)
         measured = crowds(chain, ready, seen)
-        browser.close()
+        page.context.close()
 
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "frame-to-guide.json").write_text(

@@ -5,7 +5,7 @@
   stop a server start their own with `make_server`.
 - `site`: a site of the test's own (the server listens to a pool of them); `publish`: a `Hall` that
   publishes contract payloads for that site over MQTT, as an edge node does.
-- `browser`: chromium from /usr/bin/chromium (never downloaded); `new_page(role, viewport)`: a
+- `browser` (tests/conftest.py): chromium from /usr/bin/chromium, never downloaded; `new_page(role, viewport)`: a
   logged-in page in a fresh context, whose console errors fail the test (allow the ones a test
   causes on purpose with ``allow=[regex, ...]``); `login(page, role)`: logs in through the form.
 - `screenshot(page, name)`: saves ``test-artifacts/screenshots/<name>-<viewport>.png``.
@@ -20,15 +20,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
 from support.hallwatch import ServerProcess
 from support.processes import require_shared_broker, unique, wait_until
 from web_support import SCREENSHOTS, Hall, web_server
 
 from server.web.assets import VENDOR_HINT, missing_vendor_files
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1366, "height": 900}}
 SITES_PER_SESSION = 24
 PASSWORDS = {"guide": "guide", "manager": "manager", "ops": "ops"}  # the demo users
@@ -127,23 +125,6 @@ def wait_for_layout(server: ServerProcess, site: str, zones: int | None = None) 
 
 
 # ------------------------------------------------------------------------------------ browser
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="session")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"Debian's chromium is needed at {CHROMIUM} (`.ci/run` installs it: apt-get install chromium)"
-        )
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    yield browser
-    browser.close()
-
-
 @dataclass
 class ConsoleWatch:
     """Console errors and uncaught exceptions of one page; ``allowed`` patterns are expected ones."""

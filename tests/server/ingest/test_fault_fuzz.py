@@ -23,7 +23,7 @@ from support.processes import REPO, Mosquitto, unique, wait_until
 from hallwatch.contract import CameraEvent, camera_topic, parse_payload
 from server.store.history import EventFilter
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow, pytest.mark.services]
 MUTATED = 10_000
 VALID = 600
 HOSTILE: list[Any] = [

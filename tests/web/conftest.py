@@ -5,9 +5,10 @@
   stop a server start their own with `make_server`.
 - `site`: a site of the test's own (the server listens to a pool of them); `publish`: a `Hall` that
   publishes contract payloads for that site over MQTT, as an edge node does.
-- `browser` (tests/conftest.py): chromium from /usr/bin/chromium, never downloaded; `new_page(role, viewport)`: a
-  logged-in page in a fresh context, whose console errors fail the test (allow the ones a test
-  causes on purpose with ``allow=[regex, ...]``); `login(page, role)`: logs in through the form.
+- `browser` (tests/conftest.py): chromium from /usr/bin/chromium, never downloaded;
+  `new_page(role, viewport)`: a logged-in page in a fresh context, whose console errors fail the
+  test (allow the ones a test causes on purpose with ``allow=[regex, ...]``); `login(page, role)`:
+  logs in through the form.
 - `screenshot(page, name)`: saves ``test-artifacts/screenshots/<name>-<viewport>.png``.
 """
 

@@ -211,34 +211,42 @@ def frame_record(state: HallState) -> dict[str, Any]:
     counted though hidden behind others in this frame (`"hidden": true`, at their predicted
     position). `violations` holds every pair whose estimated distance is under the minimum, each
     `certain` or not; `possible` the pairs at or over it whose uncertainty band reaches under it.
+    A site's fused state (several cameras) adds, per person, the `cameras` that saw them; zones no
+    camera covers are `null`, and cameras left out of the step (lagging) are listed in `left_out`.
     """
     people, hidden = state.people, state.hidden
-    return {
+    fused = bool(state.seen_by) or state.camera == "fused"
+    seen = [
+        {
+            "id": int(people.ids[i]),
+            "floor": _xy(people.floor_xy[i], 3),
+            "image": None if fused else _xy(people.image_xy[i], 1),
+            "conf": round(float(people.scores[i]), 3),
+            "sigma_m": round(float(people.sigma_m[i]), 3),
+            "zone": state.zone_of.get(int(people.ids[i])),
+            "dwell_s": _rounded(state.dwell_s.get(int(people.ids[i]))),
+        }
+        | ({"cameras": list(state.seen_by.get(int(people.ids[i]), ()))} if fused else {})
+        for i in range(len(people))
+    ]
+    record = {
         "frame": state.frame,
         "camera": state.camera,
         "t_s": round(state.t_s, 3),
-        "people": [
-            {
-                "id": int(people.ids[i]),
-                "floor": _xy(people.floor_xy[i], 3),
-                "image": _xy(people.image_xy[i], 1),
-                "conf": round(float(people.scores[i]), 3),
-                "sigma_m": round(float(people.sigma_m[i]), 3),
-                "zone": state.zone_of.get(int(people.ids[i])),
-                "dwell_s": _rounded(state.dwell_s.get(int(people.ids[i]))),
-            }
-            for i in range(len(people))
-        ]
+        "people": seen
         + [
             {"id": int(hidden.ids[i]), "floor": _xy(hidden.floor_xy[i], 3), "hidden": True}
             for i in range(len(hidden))
         ],
-        "zones": state.zone_counts,
+        "zones": {**state.zone_counts, **dict.fromkeys(state.uncovered)},
         "violations": [_pair(v) for v in state.violations],
         "possible": [_pair(v) for v in state.possible],
         "crossings": state.crossings,
         "events": [{k: v for k, v in _event_dict(e).items() if v not in (None, ())} for e in state.events],
     }
+    if state.left_out:
+        record["left_out"] = list(state.left_out)
+    return record
 
 
 def _xy(point: NDArray[np.float64], digits: int) -> list[float]:

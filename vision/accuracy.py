@@ -4,7 +4,8 @@ The predictions are replay records (one per frame: people with ids and floor pos
 counts, close pairs); the truth is, per frame, each person's floor position in metres. The metrics
 are the ones an independent evaluation reports:
 
-- per zone: mean absolute count error (MAE) and bias (mean of predicted minus true);
+- per zone: mean absolute count error (MAE) and bias (mean of predicted minus true), over the
+  frames where some camera covers the zone;
 - windows over their limit, over (frame, window) events: precision, recall, F1;
 - close pairs (under the minimum distance): a predicted pair matches a true pair when both its ends
   lie within `pair_match_m` of the true pair's ends; precision, recall, F1;
@@ -48,6 +49,7 @@ class FramePrediction:
     floor_xy: NDArray[np.float64]
     zones: Mapping[str, int]
     pairs: tuple[tuple[int, int], ...]
+    uncovered: frozenset[str] = frozenset()
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, include_hidden: bool = True) -> FramePrediction:
@@ -61,8 +63,9 @@ class FramePrediction:
             frame=int(record["frame"]),
             ids=np.array([int(p["id"]) for p in people], np.int64),
             floor_xy=np.array([p["floor"] for p in people], np.float64).reshape(-1, 2),
-            zones={str(k): int(v) for k, v in record.get("zones", {}).items()},
+            zones={str(k): int(v) for k, v in record.get("zones", {}).items() if v is not None},
             pairs=tuple((int(v["a"]), int(v["b"])) for v in record.get("violations", [])),
+            uncovered=frozenset(str(k) for k, v in record.get("zones", {}).items() if v is None),
         )
 
 
@@ -194,8 +197,11 @@ def score(
         )
         true_counts = {z.id: int(points_in_polygon(true.floor_xy, z.polygon).sum()) for z in zones}
         for zone in zones:
-            errors[zone.id].append(int(seen.zones.get(zone.id, 0)) - true_counts[zone.id])
+            if zone.id not in seen.uncovered:  # a zone no camera sees has no count to score
+                errors[zone.id].append(int(seen.zones.get(zone.id, 0)) - true_counts[zone.id])
         for window in windows:
+            if window.id in seen.uncovered:
+                continue
             predicted_over = seen.zones.get(window.id, 0) > window.max_people
             truly_over = true_counts[window.id] > window.max_people
             _tally(over, predicted_over, truly_over)

@@ -236,6 +236,27 @@ class FloorCalibration:
         floor_xy[behind] = np.nan
         return floor_xy
 
+    def floor_scale_m_per_px(self, points_px: ArrayLike) -> NDArray[np.float64]:
+        """Metres of floor per image pixel at each image point `(n,)`, along the worst direction
+        (NaN beyond the floor's horizon).
+
+        Example:
+            >>> cal = calibrate([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [2, 0], [2, 1], [0, 1]])
+            >>> cal.floor_scale_m_per_px([[50.0, 50.0]]).round(6).tolist()
+            [0.02]
+        """
+        pts = _as_points(points_px, "points_px")
+        if len(pts) == 0:
+            return np.zeros(0)
+        base = self.floor_from_image(pts)
+        dx = self.floor_from_image(pts + [1.0, 0.0]) - base
+        dy = self.floor_from_image(pts + [0.0, 1.0]) - base
+        # The largest singular value of the 2 x 2 Jacobian [dx dy], in closed form (NaN stays NaN).
+        a, b, c = (dx * dx).sum(axis=1), (dx * dy).sum(axis=1), (dy * dy).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            scale: NDArray[np.float64] = np.sqrt((a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b))
+        return scale
+
     def image_from_floor(self, points_m: ArrayLike) -> NDArray[np.float64]:
         """Floor metres `(n, 2)` to image pixels `(n, 2)`, re-applying the lens distortion (to draw zones).
 

@@ -163,6 +163,12 @@ class CameraConfig(Strict):
     fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames per second sampled from the source")
     loop: bool = Field(default=False, description="restart a video file at its end (demos)")
     calibration: CalibrationConfig = Field(description="image to floor point pairs")
+    coverage: list[FloorPoint] | None = Field(
+        default=None,
+        min_length=3,
+        description="the floor this camera sees well, an outline in metres; default: worked out from the "
+        "calibration and the image's borders (where a pixel spans at most 5 cm of floor)",
+    )
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="the person detector")
 
     @property

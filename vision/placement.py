@@ -166,7 +166,7 @@ class FloorPlacer:
         if self.anchor == "feet":
             image_xy, noise_px = self._feet(detections, boxes, heights_px, image_size)
             floor_xy = self.calibration.floor_from_image(image_xy)
-            sigma_m = noise_px * self._floor_scale(image_xy)
+            sigma_m = noise_px * self.calibration.floor_scale_m_per_px(image_xy)
             return Placement(image_xy, floor_xy, sigma_m, np.full(len(boxes), np.nan))
         return self._place_standing(detections, boxes, self.pose(image_size))
 
@@ -221,19 +221,6 @@ class FloorPlacer:
         feet[shifted, 0] = axis_x[shifted]
         noise_px[shifted] = np.maximum(noise_px[shifted], CUT_NOISE_SHARE * heights_px[shifted])
         return feet, noise_px
-
-    def _floor_scale(self, image_xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Metres on the floor per pixel at each image point, along the worst direction."""
-        if len(image_xy) == 0:
-            return np.zeros(0)
-        base = self.calibration.floor_from_image(image_xy)
-        dx = self.calibration.floor_from_image(image_xy + [1.0, 0.0]) - base
-        dy = self.calibration.floor_from_image(image_xy + [0.0, 1.0]) - base
-        # The largest singular value of the 2 x 2 Jacobian [dx dy], in closed form (NaN stays NaN).
-        a, b, c = (dx * dx).sum(axis=1), (dx * dy).sum(axis=1), (dy * dy).sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            scale: NDArray[np.float64] = np.sqrt((a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b))
-        return scale
 
     def _place_standing(
         self, detections: Detections, boxes: NDArray[np.float64], pose: CameraPose

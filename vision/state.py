@@ -130,6 +130,9 @@ class HallState:
             band reaches under it.
         alerting_pairs: how many of these pairs count under `spacing.alert_on` (certain ones by
             default): what the node reports as spacing violations now.
+        seen_by: for a site's fused state, person id -> the cameras that saw them in this step.
+        uncovered: zones no camera covers (not counted; reported so, not as 0).
+        left_out: cameras whose frames were too old to be part of this step (lagging or stopped).
     """
 
     camera: str
@@ -145,3 +148,6 @@ class HallState:
     hidden: FloorPeople = field(default_factory=lambda: FloorPeople.empty())
     possible: tuple[Violation, ...] = ()
     alerting_pairs: int = 0
+    seen_by: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    uncovered: tuple[str, ...] = ()
+    left_out: tuple[str, ...] = ()

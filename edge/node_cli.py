@@ -122,6 +122,10 @@ def _now() -> datetime:
 
 
 # ---------------------------------------------------------------------------------------- check
+#: Two cameras placing a shared floor mark further apart than this (cm) disagree.
+DISAGREE_CM = 15.0
+
+
 @cli.command()
 @CONFIG_OPTION
 @click.option(
@@ -157,6 +161,8 @@ def check(config_path: Path, timeout_s: float) -> None:
         report(f"calibration {cam.id}", ok, message.splitlines()[0], warn="\n" in message)
         for advice in message.splitlines()[1:]:
             click.echo(f"          - {advice}")
+    for ok, message in _check_agreement(config):
+        report("calibrations", ok, message)
     for cam_id, (ok, message, _) in cameras.items():
         report(f"camera {cam_id}", ok, message)
     report("outbox", *_check_outbox(config))
@@ -214,6 +220,32 @@ def _check_calibration(
         "" if quality.height_m is None else f"; camera {quality.height_m} m up, tilted {quality.tilt_deg} deg"
     )
     return quality.verdict != "poor", "\n".join([quality.summary() + pose, *quality.advice])
+
+
+def _check_agreement(config: NodeConfig) -> list[tuple[bool, str]]:
+    """For each pair of cameras calibrated on shared floor marks: how far apart they place them.
+
+    Two calibrations more than `DISAGREE_CM` apart on a shared mark would place the same person
+    apart (and fusion would see two people): a problem.
+    """
+    from itertools import combinations
+
+    from vision.calibration import CalibrationError, calibration_from_config
+    from vision.calibration_report import pair_agreement
+
+    calibrations = []
+    for cam in config.cameras:
+        try:
+            calibrations.append((cam.id, calibration_from_config(cam.calibration)))
+        except CalibrationError:
+            continue  # reported on its own line
+    results = []
+    for first, second in combinations(calibrations, 2):
+        agreement = pair_agreement(first, second)
+        if agreement.marks:
+            worst = agreement.worst_cm or 0.0
+            results.append((worst <= DISAGREE_CM, agreement.summary()))
+    return results
 
 
 def _check_cameras(

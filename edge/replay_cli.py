@@ -1,4 +1,6 @@
-"""`hallwatch replay VIDEO --config hall.yaml --out results.jsonl [--annotated annotated.mp4]`."""
+"""`hallwatch replay VIDEO --config hall.yaml --out results.jsonl [--annotated annotated.mp4]`, or
+`hallwatch replay CAM_ID=VIDEO [CAM_ID=VIDEO ...] --config site.yaml --out fused.jsonl` for several
+cameras onto one floor."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from tqdm import tqdm
 
 from edge.annotate import AnnotatedVideo, Annotator
 from edge.config import ConfigError, NodeConfig, load_config
-from edge.replay import ReplaySummary, VideoError, VideoFrame, probe_video, replay
+from edge.replay import ReplaySummary, VideoError, VideoFrame, probe_video, read_frames, replay
+from edge.site_replay import replay_site
 from models.catalog import ModelError
 from models.loader import load_detector
 from vision.calibration import CalibrationError, calibration_from_config
@@ -23,10 +26,12 @@ from vision.config import DetectorConfig, HallZone
 from vision.detections import Detections
 from vision.pipeline import HallPipeline
 from vision.processor import CameraProcessor, FrameResult
+from vision.site_pipeline import SitePipeline
+from vision.smoothing import zone_limits
 
 
 @click.command("replay")
-@click.argument("video", type=click.Path(path_type=Path))
+@click.argument("videos", nargs=-1, required=True)
 @click.option(
     "-c", "--config", "config_path", required=True, type=click.Path(path_type=Path), help="Hall YAML."
 )
@@ -52,7 +57,7 @@ from vision.processor import CameraProcessor, FrameResult
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar (for logs).")
 def cli(
-    video: Path,
+    videos: tuple[str, ...],
     config_path: Path,
     out_path: Path,
     annotated: Path | None,
@@ -68,7 +73,17 @@ def cli(
     Each output line holds the frame's people (track id, floor position in metres, confidence), the
     count per zone, pairs closer than the minimum distance, and entrance crossings so far. A summary
     follows on standard error.
+
+    With several CAM_ID=VIDEO arguments (one per camera of the config, recorded together), the videos
+    are replayed in lock step by frame time and fused onto one floor: one line per step, `camera`
+    "fused", and per person the cameras that saw them.
     """
+    if any("=" in v for v in videos):
+        _replay_site(videos, config_path, out_path, imgsz, backend, max_frames, summary_json, no_progress)
+        return
+    if len(videos) != 1:
+        raise click.BadParameter("give one VIDEO, or CAM_ID=VIDEO for each camera", param_hint="VIDEOS")
+    video = Path(videos[0])
     try:
         config = load_config(config_path)
         camera_id = camera or config.cameras[0].id
@@ -129,6 +144,87 @@ def cli(
             raise click.ClickException(str(exc)) from None
 
     _print_summary(summary, size, processor.detector.backend)
+    if summary_json is not None:
+        try:
+            summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
+        except OSError as exc:
+            raise click.ClickException(f"{summary_json}: cannot write there ({exc.strerror})") from None
+
+
+def _replay_site(
+    videos: tuple[str, ...],
+    config_path: Path,
+    out_path: Path,
+    imgsz: int | None,
+    backend: str | None,
+    max_frames: int | None,
+    summary_json: Path | None,
+    no_progress: bool,
+) -> None:
+    """Several cameras' videos onto one floor (see `edge.site_replay`)."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    pairs: dict[str, Path] = {}
+    known = [c.id for c in config.cameras]
+    for argument in videos:
+        camera, sep, path = argument.partition("=")
+        if not sep or not camera or not path:
+            raise click.BadParameter(f"{argument!r}: expected CAM_ID=VIDEO", param_hint="VIDEOS")
+        if camera not in known:
+            raise click.BadParameter(
+                f"{camera!r} is not a camera of {config_path}: {known}", param_hint="VIDEOS"
+            )
+        if camera in pairs:
+            raise click.BadParameter(f"camera {camera!r} is given twice", param_hint="VIDEOS")
+        pairs[camera] = Path(path)
+    try:
+        infos = {camera: probe_video(path) for camera, path in pairs.items()}
+    except VideoError as exc:
+        raise click.ClickException(str(exc)) from None
+    first = config.camera(next(iter(pairs)))
+    size = imgsz or first.effective_imgsz
+    try:
+        site = SitePipeline(
+            config.model_copy(update={"cameras": [config.camera(c) for c in pairs]}),
+            {camera: calibration_from_config(config.camera(camera).calibration) for camera in pairs},
+        )
+        for camera, info in infos.items():
+            site.floors[camera].placer.check((info.width, info.height))
+        detector = load_detector(_detector_config(first.detector, imgsz=imgsz, backend=backend), size)
+    except CalibrationError as exc:
+        raise click.ClickException(f"calibration: {exc}") from None
+    except ModelError as exc:
+        raise click.ClickException(str(exc)) from None
+    summary = ReplaySummary(camera="fused", limits={lim.zone: lim.limit for lim in zone_limits(config.zones)})
+    with ExitStack() as stack:
+        out: TextIO = sys.stdout if str(out_path) == "-" else stack.enter_context(_open_out(out_path))
+        counts = [n for n in (min(i.frame_count for i in infos.values()), max_frames) if n]
+        bar = stack.enter_context(
+            tqdm(
+                total=min(counts) if counts else None,
+                unit="step",
+                desc="fused",
+                disable=no_progress,
+                file=sys.stderr,
+                leave=False,
+            )
+        )
+        frames = {camera: read_frames(info, max_frames) for camera, info in infos.items()}
+        try:
+            replay_site(
+                frames,
+                {camera: info.fps for camera, info in infos.items()},
+                site,
+                detector,
+                out,
+                summary,
+                on_step=lambda _: bar.update(1),
+            )
+        except VideoError as exc:
+            raise click.ClickException(str(exc)) from None
+    _print_summary(summary, size, detector.backend)
     if summary_json is not None:
         try:
             summary_json.write_text(json.dumps(summary.as_dict(), indent=2))

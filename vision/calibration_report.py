@@ -163,3 +163,65 @@ def _coverage(calibration: FloorCalibration, hall_polygon: Sequence[tuple[float,
         return 1.0
     overlap, _ = cv2.intersectConvexConvex(cv2.convexHull(hall.reshape(-1, 1, 2)), hull)
     return min(float(overlap) / hall_area, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PairAgreement:
+    """How two cameras' calibrations agree on the floor marks both were calibrated on.
+
+    Attributes:
+        cameras: the two camera ids.
+        marks: per shared mark, its floor position and how far apart the two calibrations place it
+            (each from its own click of the mark), in centimetres.
+    """
+
+    cameras: tuple[str, str]
+    marks: tuple[tuple[tuple[float, float], float], ...]
+
+    @property
+    def worst_cm(self) -> float | None:
+        return max((cm for _, cm in self.marks), default=None)
+
+    def summary(self) -> str:
+        """'cam-1 and cam-2 agree within 4.1 cm on 3 shared marks (worst at (2.0, 3.0))'."""
+        a, b = self.cameras
+        if not self.marks:
+            return f"{a} and {b} share no floor mark: their agreement cannot be checked"
+        where, worst = max(self.marks, key=lambda m: m[1])
+        return (
+            f"{a} and {b} agree within {worst:.1f} cm on {len(self.marks)} shared mark(s) "
+            f"(worst at ({where[0]:g}, {where[1]:g}))"
+        )
+
+
+def pair_agreement(
+    first: tuple[str, FloorCalibration], second: tuple[str, FloorCalibration], *, same_mark_m: float = 0.01
+) -> PairAgreement:
+    """Compare two overlapping cameras' calibrations on the floor marks they share.
+
+    A mark is shared when both calibrations list a floor point within `same_mark_m` of it; each
+    camera's click of it goes through that camera's calibration, and the two floor positions are
+    compared: ops see when two calibrations disagree, so the same person would be placed apart.
+
+    Example:
+        >>> from vision.calibration import calibrate
+        >>> floor = [[0, 0], [4, 0], [4, 4], [0, 4], [2, 1]]
+        >>> a = calibrate([[0, 0], [400, 0], [400, 400], [0, 400], [200, 100]], floor)
+        >>> b = calibrate([[0, 0], [400, 0], [400, 400], [0, 400], [200, 103]], floor)
+        >>> pair_agreement(("a", a), ("b", b)).summary()
+        'a and b agree within 2.1 cm on 5 shared mark(s) (worst at (2, 1))'
+    """
+    (name_a, cal_a), (name_b, cal_b) = first, second
+    marks = []
+    for i, point in enumerate(cal_a.floor_points):
+        gaps = np.hypot(*(cal_b.floor_points - point).T)
+        j = int(np.argmin(gaps)) if len(gaps) else -1
+        if j < 0 or gaps[j] > same_mark_m:
+            continue
+        placed_a = cal_a.floor_from_image(cal_a.image_points[i : i + 1])[0]
+        placed_b = cal_b.floor_from_image(cal_b.image_points[j : j + 1])[0]
+        if np.all(np.isfinite(placed_a)) and np.all(np.isfinite(placed_b)):
+            marks.append(
+                ((float(point[0]), float(point[1])), round(float(np.hypot(*(placed_a - placed_b))) * 100, 2))
+            )
+    return PairAgreement((name_a, name_b), tuple(marks))

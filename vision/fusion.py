@@ -111,113 +111,119 @@ class FloorFuser:
         cameras = [v.camera for v in views]
         if len(set(cameras)) != len(cameras):
             raise ValueError(f"each camera at most once per step, got {cameras}")
-        clusters: list[_Cluster] = []
+        clusters = _Clusters()
         for view in sorted(views, key=lambda v: v.camera):
             self._assign(view, clusters)
         now = max((v.t_s for v in views), default=0.0)
         ids = self._site_ids(clusters, now)
         for key in [k for k, (_, seen) in self._site_of.items() if now - seen > self.forget_s]:
             del self._site_of[key]
-        order = np.argsort(ids, kind="stable")
-        clusters = [clusters[i] for i in order]
+        order = np.argsort(ids, kind="stable").tolist()
+        xy, sigma = clusters.positions()
         return FusedPeople(
-            ids=np.array(sorted(ids), np.int64),
-            floor_xy=np.array([c.xy for c in clusters], np.float64).reshape(-1, 2),
-            sigma_m=np.array([c.sigma for c in clusters], np.float64),
-            cameras=tuple(tuple(sorted(c.cameras)) for c in clusters),
-            members=tuple(tuple(sorted(c.members)) for c in clusters),
+            ids=np.array([ids[i] for i in order], np.int64),
+            floor_xy=xy[order].reshape(-1, 2),
+            sigma_m=sigma[order],
+            cameras=tuple(tuple(sorted(clusters.cameras[i])) for i in order),
+            members=tuple(tuple(sorted(clusters.members[i])) for i in order),
         )
 
-    def _assign(self, view: CameraPeople, clusters: list[_Cluster]) -> None:
+    def _assign(self, view: CameraPeople, clusters: _Clusters) -> None:
         sigma = np.maximum(np.nan_to_num(view.sigma_m, nan=MIN_SIGMA_M), MIN_SIGMA_M)
-        votes = [self._vote(view, i) for i in range(len(view))]
-        open_clusters = [c for c in clusters if view.camera not in c.cameras]
-        matched: set[int] = set()
-        if len(view) and open_clusters:
-            cluster_xy = np.array([c.xy for c in open_clusters])
-            cluster_sigma = np.array([c.sigma for c in open_clusters])
+        track_ids = view.ids.tolist()
+        votes = [self._site_of.get((view.camera, tid), (None, 0.0))[0] for tid in track_ids]
+        open_index = [j for j, cams in enumerate(clusters.cameras) if view.camera not in cams]
+        matched = np.full(len(track_ids), -1)
+        if track_ids and open_index:
+            cluster_xy, cluster_sigma = clusters.positions()
+            cluster_xy, cluster_sigma = cluster_xy[open_index], cluster_sigma[open_index]
             distance = np.hypot(
                 view.floor_xy[:, None, 0] - cluster_xy[None, :, 0],
                 view.floor_xy[:, None, 1] - cluster_xy[None, :, 1],
             )
             spread = np.sqrt(sigma[:, None] ** 2 + cluster_sigma[None, :] ** 2)
-            together = np.zeros(distance.shape, bool)  # the camera person was part of that site person
-            holders: dict[int, list[int]] = {}
-            for j, cluster in enumerate(open_clusters):
-                for held in cluster.site_votes:
-                    holders.setdefault(held, []).append(j)
-            for i, vote in enumerate(votes):
-                if vote is not None:
-                    together[i, holders.get(vote, [])] = True
+            # Drawn back to the site person the camera person was part of in the last step.
+            held = np.array(
+                [max(clusters.votes[j], key=clusters.votes[j].__getitem__, default=-1) for j in open_index]
+            )
+            asked = np.array([-2 if vote is None else vote for vote in votes])
+            together = asked[:, None] == held[None, :]
             inside = distance <= self.gate_sigmas * spread + self.gate_floor_m
             cost = np.where(inside, distance / spread - self.gate_sigmas * together, _NO_MATCH)
             rows, cols = linear_sum_assignment(cost)
-            for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
-                if cost[i, j] < _NO_MATCH:
-                    open_clusters[j].add(view.camera, int(view.ids[i]), view.floor_xy[i], sigma[i], votes[i])
-                    matched.add(i)
-        for i in range(len(view)):
-            if i not in matched:
-                cluster = _Cluster()
-                cluster.add(view.camera, int(view.ids[i]), view.floor_xy[i], sigma[i], votes[i])
-                clusters.append(cluster)
+            keep = cost[rows, cols] < _NO_MATCH
+            matched[rows[keep]] = np.asarray(open_index)[cols[keep]]
+        clusters.add(view.camera, track_ids, view.floor_xy, sigma, votes, matched)
 
-    def _vote(self, view: CameraPeople, row: int) -> int | None:
-        previous = self._site_of.get((view.camera, int(view.ids[row])))
-        return None if previous is None else previous[0]
-
-    def _site_ids(self, clusters: list[_Cluster], now: float) -> list[int]:
+    def _site_ids(self, clusters: _Clusters, now: float) -> list[int]:
         """Give each cluster the site id most of its members held; a contested id goes to the
         cluster with the most votes for it, the others get new ids."""
         claims: dict[int, list[tuple[int, int]]] = {}
-        for index, cluster in enumerate(clusters):
-            if cluster.site_votes:
-                site_id, votes = max(cluster.site_votes.items(), key=lambda kv: (kv[1], -kv[0]))
-                claims.setdefault(site_id, []).append((votes, index))
-        ids: list[int | None] = [None] * len(clusters)
+        for index, votes in enumerate(clusters.votes):
+            if votes:
+                site_id, count = max(votes.items(), key=lambda kv: (kv[1], -kv[0]))
+                claims.setdefault(site_id, []).append((count, index))
+        ids: list[int | None] = [None] * len(clusters.votes)
         for site_id, contenders in claims.items():
             _, winner = max(contenders)
             ids[winner] = site_id
-        for index, cluster in enumerate(clusters):
-            if ids[index] is None:
-                ids[index] = self._next_id
+        result = []
+        for index, members in enumerate(clusters.members):
+            site = ids[index]
+            if site is None:
+                site = self._next_id
                 self._next_id += 1
-            for member in cluster.members:
-                self._site_of[member] = (int(ids[index] or 0), now)
-        return [int(i or 0) for i in ids]
-
-
-class _Cluster:
-    """One person on the floor, as seen by one or more cameras."""
-
-    __slots__ = ("members", "cameras", "precision", "weighted", "site_votes")
-
-    def __init__(self) -> None:
-        self.members: list[tuple[str, int]] = []
-        self.cameras: set[str] = set()
-        self.precision = 0.0
-        self.weighted = np.zeros(2)
-        self.site_votes: dict[int, int] = {}
-
-    def add(
-        self, camera: str, track_id: int, xy: NDArray[np.float64], sigma: float, site: int | None
-    ) -> None:
-        self.members.append((camera, track_id))
-        self.cameras.add(camera)
-        weight = 1.0 / float(sigma) ** 2
-        self.precision += weight
-        self.weighted = self.weighted + weight * np.asarray(xy, np.float64)
-        if site is not None:
-            self.site_votes[site] = self.site_votes.get(site, 0) + 1
-
-    @property
-    def xy(self) -> NDArray[np.float64]:
-        result: NDArray[np.float64] = self.weighted / self.precision
+            for member in members:
+                self._site_of[member] = (site, now)
+            result.append(site)
         return result
 
-    @property
-    def sigma(self) -> float:
-        return float(1.0 / np.sqrt(self.precision))
+
+class _Clusters:
+    """The people on the floor so far in a step, each as seen by one or more cameras."""
+
+    def __init__(self) -> None:
+        self.weighted = np.zeros((0, 2))  # sum of position / sigma^2
+        self.precision = np.zeros(0)  # sum of 1 / sigma^2
+        self.members: list[list[tuple[str, int]]] = []
+        self.cameras: list[set[str]] = []
+        self.votes: list[dict[int, int]] = []
+
+    def positions(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Each cluster's uncertainty-weighted position `(m, 2)` and standard deviation `(m,)`."""
+        return self.weighted / self.precision[:, None], 1.0 / np.sqrt(self.precision)
+
+    def add(
+        self,
+        camera: str,
+        track_ids: list[int],
+        xy: NDArray[np.float64],
+        sigma: NDArray[np.float64],
+        votes: list[int | None],
+        matched: NDArray[np.intp],
+    ) -> None:
+        """Add one camera's people: into cluster `matched[i]`, or a new cluster where it is -1."""
+        weight = 1.0 / sigma**2
+        joined = matched >= 0
+        into = matched[joined]  # one camera person per cluster at most: no index twice
+        self.weighted[into] += xy[joined] * weight[joined, None]
+        self.precision[into] += weight[joined]
+        fresh = ~joined
+        self.weighted = np.vstack([self.weighted, xy[fresh] * weight[fresh, None]])
+        self.precision = np.concatenate([self.precision, weight[fresh]])
+        for i, tid in enumerate(track_ids):
+            if matched[i] >= 0:
+                j = int(matched[i])
+            else:
+                j = len(self.members)
+                self.members.append([])
+                self.cameras.append(set())
+                self.votes.append({})
+            self.members[j].append((camera, tid))
+            self.cameras[j].add(camera)
+            vote = votes[i]
+            if vote is not None:
+                self.votes[j][vote] = self.votes[j].get(vote, 0) + 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -229,3 +229,20 @@ def test_check_names_the_mark_that_spoils_a_calibration(tmp_path: Path, site: st
     (line,) = [line for line in lines if "calibration cam-1" in line]
     assert line.startswith("PROBLEM calibration cam-1: leave-one-out error") and "suspect: point 5" in line
     assert any("point 5 is" in line and "off a calibration of the other points" in line for line in lines)
+
+
+def test_check_compares_two_cameras_on_their_shared_marks(tmp_path: Path, site: str, node_id: str) -> None:
+    video = make_video(tmp_path / "v.avi")
+    floor = [(0, 0), (6, 0), (6, 4), (0, 4), (3, 2), (1, 3)]
+    agree = [(10 * x + 2, 10 * y + 4) for x, y in floor]
+    apart = [(10 * x + 2, 10 * y + 4) for x, y in floor]
+    apart[4] = (apart[4][0] + 3, apart[4][1])  # cam-2 clicked the middle mark 3 px (0.3 m) off
+    cams = [
+        {**camera_entry("cam-1", str(video)), "calibration": {"image_points": agree, "floor_points": floor}},
+        {**camera_entry("cam-2", str(video)), "calibration": {"image_points": apart, "floor_points": floor}},
+    ]
+    cfg = node_config(tmp_path, site=site, node=node_id, port=free_port(), cameras=cams)
+    lines = check(write_yaml(tmp_path / "node.yaml", cfg)).output.splitlines()
+    (line,) = [line for line in lines if line.split()[1:2] == ["calibrations:"]]
+    assert line.startswith("PROBLEM calibrations: cam-1 and cam-2 agree within")
+    assert "on 6 shared mark(s)" in line

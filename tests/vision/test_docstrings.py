@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "vision.anchors",
     "vision.calibration",
+    "vision.calibration_report",
     "vision.camera",
     "vision.counting",
     "vision.coverage",

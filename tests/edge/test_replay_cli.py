@@ -209,3 +209,31 @@ def test_replays_debians_vtest_footage(tmp_path: Path) -> None:
     ids = [{p["id"] for p in r["people"]} for r in records[5:]]
     kept = sum(len(a & b) / max(len(a), 1) for a, b in zip(ids, ids[1:], strict=False)) / (len(ids) - 1)
     assert kept > 0.8
+
+
+def test_two_cameras_replay_onto_one_floor(tmp_path: Path, small_video: Path) -> None:
+    config = scene.hall_config("unused", imgsz=640, backend="openvino")
+    config["cameras"].append({**config["cameras"][0], "id": "cam-2"})  # a second camera, same view
+    site_yaml = tmp_path / "site.yaml"
+    site_yaml.write_text(yaml.safe_dump(config))
+    out = tmp_path / "fused.jsonl"
+    result = run(f"cam-1={small_video}", f"cam-2={small_video}", "-c", site_yaml, "-o", out)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 8 and all(r["camera"] == "fused" for r in records)
+    last = records[-1]
+    assert len(last["people"]) == 3  # each seen by both cameras, once
+    assert all(p["cameras"] == ["cam-1", "cam-2"] for p in last["people"])
+    assert set(last) >= {"frame", "people", "zones", "violations", "crossings"}
+    assert "camera fused: 8 frames" in result.stderr
+
+
+def test_two_cameras_replay_names_bad_arguments(tmp_path: Path, small_video: Path, hall_yaml: Path) -> None:
+    out = tmp_path / "fused.jsonl"
+    assert_user_error(run(f"cam-9={small_video}", "-c", hall_yaml, "-o", out), "'cam-9' is not a camera")
+    assert_user_error(
+        run(f"cam-1={small_video}", str(small_video), "-c", hall_yaml, "-o", out), "expected CAM_ID=VIDEO"
+    )
+    assert_user_error(
+        run(f"cam-1={small_video}", f"cam-1={small_video}", "-c", hall_yaml, "-o", out), "given twice"
+    )

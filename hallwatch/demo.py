@@ -22,10 +22,13 @@ from typing import Any
 import click
 import yaml
 
+import edge
+
 log = logging.getLogger(__name__)
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-VTEST_CONFIG = Path(__file__).resolve().parent / "demo" / "vtest-hall.yaml"
+# The demo hall is the edge's example node file (README, Configuration), kept beside the edge code.
+VTEST_CONFIG = Path(edge.__file__).resolve().parent / "demo" / "vtest-hall.yaml"
 ROLES = ("guide", "manager", "ops")
 STOP_TIMEOUT_S = 15.0
 DEMO_RULE_TIMINGS = (

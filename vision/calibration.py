@@ -236,9 +236,10 @@ class FloorCalibration:
         floor_xy[behind] = np.nan
         return floor_xy
 
-    def floor_scale_m_per_px(self, points_px: ArrayLike) -> NDArray[np.float64]:
-        """Metres of floor per image pixel at each image point `(n,)`, along the worst direction
-        (NaN beyond the floor's horizon).
+    def floor_scale_m_per_px(self, points_px: ArrayLike, *, finest: bool = False) -> NDArray[np.float64]:
+        """Metres of floor per image pixel at each image point `(n,)`, along the coarsest direction
+        (along the finest with `finest`: across the line of sight, where an upright person's height
+        is resolved about as well); NaN beyond the floor's horizon.
 
         Example:
             >>> cal = calibrate([[0, 0], [100, 0], [100, 100], [0, 100]], [[0, 0], [2, 0], [2, 1], [0, 1]])
@@ -251,10 +252,13 @@ class FloorCalibration:
         base = self.floor_from_image(pts)
         dx = self.floor_from_image(pts + [1.0, 0.0]) - base
         dy = self.floor_from_image(pts + [0.0, 1.0]) - base
-        # The largest singular value of the 2 x 2 Jacobian [dx dy], in closed form (NaN stays NaN).
+        # The singular values of the 2 x 2 Jacobian [dx dy], in closed form (NaN stays NaN).
         a, b, c = (dx * dx).sum(axis=1), (dx * dy).sum(axis=1), (dy * dy).sum(axis=1)
         with np.errstate(invalid="ignore"):
-            scale: NDArray[np.float64] = np.sqrt((a + c) / 2 + np.sqrt(((a - c) / 2) ** 2 + b * b))
+            spread = np.sqrt(((a - c) / 2) ** 2 + b * b)
+            scale: NDArray[np.float64] = np.sqrt(
+                np.maximum((a + c) / 2 + (-spread if finest else spread), 0.0)
+            )
         return scale
 
     def image_from_floor(self, points_m: ArrayLike) -> NDArray[np.float64]:

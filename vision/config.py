@@ -167,7 +167,7 @@ class CameraConfig(Strict):
         default=None,
         min_length=3,
         description="the floor this camera sees well, an outline in metres; default: worked out from the "
-        "calibration and the image's borders (where a pixel spans at most 5 cm of floor)",
+        "calibration and the image's borders (where a standing person is at least 40 pixels tall)",
     )
     detector: DetectorConfig = Field(default_factory=DetectorConfig, description="the person detector")
 

@@ -1,9 +1,10 @@
 """What part of the floor each camera sees well, and which cameras can see each zone.
 
-A camera's coverage is the floor under the part of its image where a pixel spans at most
-`max_m_per_px` of floor (far away, a person is a few pixels and is missed or misplaced), inside
-the image's borders: the convex outline of those floor points. Ops can replace it in the camera's
-config (`coverage:`) where a pillar or a wall hides part of it.
+A camera's coverage is the floor under the part of its image where a standing person would be at
+least `MIN_PERSON_PX` pixels tall (farther away, people are missed or misplaced), inside the image's
+borders: the convex outline of those floor points. A person's height is resolved about as finely
+as the floor across the line of sight, so the finest floor scale at a point stands for it. Ops can
+replace it in the camera's config (`coverage:`) where a pillar or a wall hides part of it.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from numpy.typing import ArrayLike, NDArray
 from vision.calibration import FloorCalibration
 from vision.zones import points_in_polygon, signed_distance_m
 
-#: Farther than where a pixel spans this much floor, a camera does not see people well (metres).
-MAX_M_PER_PX = 0.05
+#: Where a standing person (1.7 m) would be fewer pixels tall than this, a camera does not see well.
+MIN_PERSON_PX = 40.0
+_PERSON_M = 1.7
 #: The image's outermost share on each side is left out (people there are cut by the border).
 BORDER_SHARE = 0.02
 #: A zone counts as covered when at least this share of it lies in some camera's coverage.
@@ -29,7 +31,7 @@ def camera_coverage(
     calibration: FloorCalibration,
     image_size: tuple[int, int],
     *,
-    max_m_per_px: float = MAX_M_PER_PX,
+    min_person_px: float = MIN_PERSON_PX,
     samples: int = 41,
 ) -> NDArray[np.float64]:
     """The floor a camera sees well, as a convex polygon `(k, 2)` in metres (empty: nothing).
@@ -45,8 +47,8 @@ def camera_coverage(
     vs = np.linspace(BORDER_SHARE * height, (1 - BORDER_SHARE) * height, samples)
     grid = np.array([(u, v) for v in vs for u in us], np.float64)
     floor = calibration.floor_from_image(grid)
-    scale = calibration.floor_scale_m_per_px(grid)
-    good = np.all(np.isfinite(floor), axis=1) & np.isfinite(scale) & (scale <= max_m_per_px)
+    scale = calibration.floor_scale_m_per_px(grid, finest=True)
+    good = np.all(np.isfinite(floor), axis=1) & np.isfinite(scale) & (scale <= _PERSON_M / min_person_px)
     if np.count_nonzero(good) < 3:
         return np.zeros((0, 2))
     hull = cv2.convexHull(floor[good].astype(np.float32).reshape(-1, 1, 2))

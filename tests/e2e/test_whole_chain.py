@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
-from support.hallwatch import EdgeProcess, ServerProcess, sleep_until
+from support.hallwatch_processes import EdgeProcess, ServerProcess, sleep_until
 from support.processes import Mosquitto, unique, wait_until
 
 HERE = Path(__file__).parent

@@ -20,7 +20,7 @@ import yaml
 from playwright.sync_api import Browser, Page
 
 from edge import scene
-from support.hallwatch import EdgeProcess, ServerProcess
+from support.hallwatch_processes import EdgeProcess, ServerProcess
 from support.processes import Mosquitto, unique, wait_until
 
 HERE = Path(__file__).parent

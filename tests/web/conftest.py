@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.processes import require_shared_broker, unique, wait_until
 from web_support import SCREENSHOTS, Hall, web_server
 

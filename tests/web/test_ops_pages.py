@@ -25,7 +25,7 @@ from conftest import Pages, SitePool
 from paho.mqtt.enums import CallbackAPIVersion
 from PIL import Image
 from playwright.sync_api import Page, expect
-from support.hallwatch import EdgeProcess, ServerProcess
+from support.hallwatch_processes import EdgeProcess, ServerProcess
 from support.processes import SHARED_BROKER, unique, wait_until
 from test_web_layout import SMALL, UNNAMED
 from web_support import DOCS_IMG

@@ -15,7 +15,7 @@ import pytest
 from conftest import Pages
 from playwright.sync_api import expect
 from support.contract import Node
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.mqtt import Publisher
 from support.processes import unique, wait_until
 from web_support import WEB_SERVER_ENV

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from conftest import Pages
 from playwright.sync_api import expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 
 import server.app  # noqa: F401  (every page module registers its pages on import)
 from server.auth.roles import ROLES

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.processes import wait_until
 from web_support import TIMEZONE, Hall, hourly_states, utc_now
 

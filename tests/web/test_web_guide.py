@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from web_support import ARTIFACTS, Hall
 
 pytestmark = pytest.mark.browser

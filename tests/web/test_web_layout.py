@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from conftest import VIEWPORTS, Pages, wait_for_layout
 from playwright.sync_api import Page, expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from web_support import Hall
 
 pytestmark = pytest.mark.browser

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from conftest import Pages, wait_for_layout
 from playwright.sync_api import WebSocketRoute, expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.processes import unique, wait_until
 from web_support import Hall
 

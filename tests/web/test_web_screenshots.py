@@ -18,7 +18,7 @@ import pytest
 from conftest import Pages, SitePool, viewport_name, wait_for_layout
 from hall_scenario import _crowd, publish_now, publish_week
 from playwright.sync_api import Page, expect
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.processes import wait_until
 from web_support import DOCS_IMG, TIMEZONE, Hall, utc_now
 

@@ -1,6 +1,6 @@
 """Helpers for the page tests: the hall a test publishes, and a server set up for pages.
 
-Everything here is real: `web_server` is a `support.hallwatch.ServerProcess` (``hallwatch server
+Everything here is real: `web_server` is a `support.hallwatch_processes.ServerProcess` (``hallwatch server
 run --demo`` as a subprocess) against the shared mosquitto on 127.0.0.1:1883; `Hall` publishes
 contract payloads for one site to that broker, as an edge node would. Each test uses its own site,
 so tests (and other test folders using the broker) never mix.
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from support.contract import Node
-from support.hallwatch import ServerProcess
+from support.hallwatch_processes import ServerProcess
 from support.mqtt import Publisher
 from support.processes import REPO, SHARED_BROKER, unique
 

@@ -187,7 +187,7 @@ def test_hostile_traffic_and_a_broker_crash_cost_no_valid_event(tmp_path: Path, 
 def test_a_server_killed_mid_stream_loses_no_event_and_stays_unstuck(tmp_path: Path) -> None:
     """SIGKILL the server while a node publishes, with a poison message among the events: after the
     restart the broker delivers what the server had not acknowledged, and every valid event is stored."""
-    from support.hallwatch import ServerProcess
+    from support.hallwatch_processes import ServerProcess
 
     site = unique("kill")
     broker = Mosquitto(tmp_path / "broker").start()

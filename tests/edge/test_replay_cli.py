@@ -15,6 +15,9 @@ import yaml
 from edge import replay as replay_module
 from edge import scene
 
+# The real detector over real footage, in a subprocess per test.
+pytestmark = pytest.mark.slow
+
 HALLWATCH = [sys.executable, "-m", "hallwatch.cli"]
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 

@@ -69,6 +69,7 @@ def test_check_config_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatc
     assert CliRunner().invoke(root, ["server", "check-config"]).exit_code == 0
 
 
+@pytest.mark.slow  # starts `hallwatch server run` as a process
 def test_run_refuses_default_secrets_outside_demo(tmp_path: Path) -> None:
     env = clean_env()
     env["HALLWATCH_EMBEDDED_BROKER__PORT"] = str(free_port())
@@ -83,6 +84,8 @@ def test_run_refuses_default_secrets_outside_demo(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.slow
+@pytest.mark.services  # a server process with its embedded broker
 def test_run_in_demo_mode_with_the_embedded_broker(tmp_path: Path) -> None:
     """The real thing: `hallwatch server run --demo`, MQTT 3.1.1 into the embedded broker, alerts out."""
     http_port, mqtt_port = free_port(), free_port()

@@ -23,6 +23,9 @@ from support.contract import Node
 from server.alerts.model import AlertAction, AlertKey
 from server.store.ingest_writes import IngestBatch
 
+# Thousands of generated requests per role: a minute and more.
+pytestmark = pytest.mark.slow
+
 PUBLIC = {"POST /api/v1/auth/login", "GET /healthz"}
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 

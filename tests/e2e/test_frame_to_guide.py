@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser
-from support.chain import cards_seen, crowds, open_guide, running_chain, wait_for_video_end
+from support.chain import LIMIT, ZONE, cards_seen, crowds, open_guide, running_chain, wait_for_video_end
 
 from edge import scene
 
@@ -30,15 +30,17 @@ def test_every_crowd_at_a_window_reaches_the_guides_phone(tmp_path: Path, browse
         ready = time.time()
         wait_for_video_end(chain, timeout_s=hall.duration_s + 30)
         seen = cards_seen(page)
-        measured = crowds(chain, ready, seen)
+        # The node is still loading the detector and confirming its first tracks during the first
+        # crowd; with the session's browser already running, the page can be ready before that
+        # crowd, so it is left out explicitly. Every later one must give exactly one card.
+        first_start = scene.over_limit_starts(hall, ZONE, LIMIT)[0]
+        measured = [c for c in crowds(chain, ready, seen) if c.frame > first_start + round(hall.fps)]
         page.context.close()
 
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "frame-to-guide.json").write_text(
         json.dumps({"crowds": [vars(c) for c in measured], "cards": seen}, indent=2)
     )
-    # The node needs a few seconds to load the detector, so the first crowd may come before the
-    # page is ready; every later one must give exactly one card.
     assert len(measured) >= 3, (measured, seen)
     assert all(c.latency_s is not None for c in measured), measured
     cards_for_measured = [t for t in seen if t >= measured[0].arrived]

@@ -162,9 +162,8 @@ def main() -> None:
         compare(full, fused)
     two = sum(len(p.get("cameras", [])) == 2 for g in fused for p in g["people"])
     print(f"person-frames seen by both views (the overlap): {two}")
-    print(
-        f"people doubled (two fused people under 0.5 m apart, seen by different views): {sum(map(doubled, fused))}"
-    )
+    doubles = sum(map(doubled, fused))
+    print(f"people doubled (two fused people under 0.5 m apart, seen by different views): {doubles}")
 
 
 def doubled(record: dict[str, Any]) -> int:

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from server.api import alerts, auth, events, export, insights, nodes, quarantine, sites, system, users
@@ -103,7 +104,7 @@ def create_app(
         version=_version(),
         summary="Occupancy, spacing alerts and node health for service halls",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the vendor copy: FastAPI's default loads it from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )
@@ -151,6 +152,17 @@ def create_app(
         # FastAPI's own handler echoes the input, and JSON has no NaN or Infinity: a request that
         # sent one got a 500 instead of its 422. Echo such numbers as text.
         return JSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, status_code=422)
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        # Swagger UI from static/vendor/ (npm's swagger-ui-dist, `make web`): halls are offline.
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title=f"{app.title} · API",
+            swagger_js_url="/static/vendor/swagger-ui-dist/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui-dist/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui-dist/favicon-32x32.png",
+        )
 
     for module in (auth, alerts, sites, nodes, events, export, users, live_stream, system):
         app.include_router(module.router)

@@ -1,6 +1,6 @@
 """Where the static files are, and whether the npm-installed vendor files are there.
 
-The vendor files (uPlot) are not in git: ``make web`` installs them with ``npm ci`` from
+The vendor files (uPlot; Swagger UI for /api/docs) are not in git: ``make web`` installs them with ``npm ci`` from
 ``web/package-lock.json`` and copies them into ``static/vendor/``. Pages that need them answer
 503 with "run make web" while they are missing, and the server logs it once at start.
 """
@@ -18,7 +18,13 @@ STATIC_DIR = WEB_DIR / "static"
 TEMPLATES_DIR = WEB_DIR / "templates"
 
 # Relative to static/vendor/; what scripts/copy-vendor.mjs in web/ writes.
-VENDOR_FILES = ("uplot/uPlot.esm.js", "uplot/uPlot.min.css", "versions.json")
+VENDOR_FILES = (
+    "uplot/uPlot.esm.js",
+    "uplot/uPlot.min.css",
+    "swagger-ui-dist/swagger-ui-bundle.js",
+    "swagger-ui-dist/swagger-ui.css",
+    "versions.json",
+)
 VENDOR_HINT = "run `make web` (npm ci in web/, then copies the files into server/web/static/vendor/)"
 
 

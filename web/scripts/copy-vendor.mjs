@@ -11,6 +11,8 @@ const vendor = join(web, "..", "server", "web", "static", "vendor");
 // package -> files to copy (from the package's folder, to vendor/<package>/<basename>)
 const FILES = {
   uplot: ["dist/uPlot.esm.js", "dist/uPlot.min.css", "LICENSE"],
+  // /api/docs: Swagger UI served from here, never from a CDN (halls are offline).
+  "swagger-ui-dist": ["swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"],
 };
 
 rmSync(vendor, { recursive: true, force: true });

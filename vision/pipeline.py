@@ -14,7 +14,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vision.calibration import FloorCalibration, calibration_from_config
-from vision.config import EntranceLine, HallConfig, HallZone, QueueZone, WindowZone
+from vision.config import (
+    EntranceLine,
+    HallConfig,
+    HallZone,
+    QueueZone,
+    SpacingConfig,
+    TrackingConfig,
+    WindowZone,
+)
 from vision.counting import ZoneCounter
 from vision.crossings import EntranceCounter
 from vision.detections import Detections
@@ -92,32 +100,33 @@ class FloorRules:
     """Zones, crossings, spacing, limits and dwell on the floor's people, frame after frame.
 
     The same rules serve one camera's people (`HallPipeline`) and a site's fused people
-    (`vision.fused_pipeline`). People with id -1 (untracked) are counted as they are but never
-    enter the counting, crossing, spacing or dwell state.
+    (`vision.site_pipeline.SiteFloor`). People with id -1 (untracked) are counted as they are but
+    never enter the counting, crossing, spacing or dwell state.
 
     Args:
-        hall: the site's configuration (spacing and tracking settings).
+        spacing: the distancing rule.
+        tracking: how counts are taken from tracks.
         zones: the zones these people are counted in.
         scale_error: the calibration's relative error (None: unknown, `UNKNOWN_SCALE_ERROR`).
     """
 
     def __init__(
         self,
-        hall: HallConfig,
+        spacing: SpacingConfig,
+        tracking: TrackingConfig,
         zones: Sequence[WindowZone | QueueZone | HallZone | EntranceLine],
         scale_error: float | None,
     ) -> None:
         self.zones = ZoneIndex(zones)
         self.entrances = EntranceCounter(self.zones.entrances, self.zones.hall)
         self.spacing = SpacingMonitor(
-            hall.spacing.min_distance_m,
-            hall.spacing.min_duration_s,
-            exempt_window_pairs=hall.spacing.exempt_window_pairs,
-            alert_on=hall.spacing.alert_on,
-            band_sigmas=hall.spacing.band_sigmas,
+            spacing.min_distance_m,
+            spacing.min_duration_s,
+            exempt_window_pairs=spacing.exempt_window_pairs,
+            alert_on=spacing.alert_on,
+            band_sigmas=spacing.band_sigmas,
             scale_error=UNKNOWN_SCALE_ERROR if scale_error is None else scale_error,
         )
-        tracking = hall.tracking
         self.counter = ZoneCounter(
             self.zones,
             margin_m=tracking.zone_margin_m,
@@ -213,7 +222,9 @@ class HallPipeline:
         self.camera_id = camera_id
         self.calibration = calibration
         self.floor = CameraFloor(hall, camera_id, calibration)
-        self.rules = FloorRules(hall, hall.zones_for(camera_id), calibration.scale_error)
+        self.rules = FloorRules(
+            hall.spacing, hall.tracking, hall.zones_for(camera_id), calibration.scale_error
+        )
         self.placer = self.floor.placer
         self.counter = self.rules.counter
         self.spacing = self.rules.spacing

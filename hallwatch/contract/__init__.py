@@ -1,4 +1,4 @@
-"""The MQTT contract between edge nodes and the server, version 1 (see docs/mqtt.md).
+"""The MQTT contract between edge nodes and the server, versions 1 and 2 (see docs/mqtt.md).
 
 Both sides import these models: the edge builds its payloads with them and the server validates
 every message it receives with `parse_payload`. No model here can carry image data: every field is
@@ -17,6 +17,16 @@ Topics, all under ``hallwatch/{site}/``:
 | cameras/{camera}/positions     | no       | 0   | `CameraPositions` |
 | nodes/{node}/snapshot_request  | no       | 1   | `SnapshotRequest` (server to node, ops only) |
 | nodes/{node}/snapshot          | no       | 1   | `NodeSnapshot`   |
+| nodes/{node}/floor             | yes      | 0   | `FloorState` (version 2) |
+| nodes/{node}/floor_events      | no       | 1   | `FloorEvent` (version 2) |
+| nodes/{node}/floor_positions   | no       | 0   | `FloorPositions` (version 2) |
+
+Versions: a payload says which version its reader must know (`schema_version`). Version 2 adds
+the fused floor (a node's cameras merged into one floor: the `floor*` topics), the uncertainty of
+each floor position, possible spacing pairs next to the certain ones, and each camera's coverage
+and the node's way of fusing in its layout. A payload that uses any of these says 2; one that uses
+none says 1, so a version-1 reader still takes it. A version-1 payload that carries a version-2
+field is refused (`invalid`), and a reader that knows only version 1 refuses version 2 clearly.
 
 The one exception to "no image": `NodeSnapshot` carries one JPEG, sent only in answer to a valid,
 unexpired `SnapshotRequest` for one of the node's cameras (calibration), at most
@@ -41,17 +51,42 @@ from pydantic import (
     ConfigDict,
     Field,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
 
 SCHEMA_VERSION: Literal[1] = 1
+#: The fused floor, positions' uncertainty, possible pairs, coverage (see the module's docstring).
+SCHEMA_VERSION_FLOOR: Literal[2] = 2
+SchemaVersion = Literal[1, 2]
 TOPIC_ROOT = "hallwatch"
 
 TopicKind = Literal[
-    "status", "health", "layout", "config", "snapshot_request", "snapshot", "state", "events", "positions"
+    "status",
+    "health",
+    "layout",
+    "config",
+    "snapshot_request",
+    "snapshot",
+    "floor",
+    "floor_events",
+    "floor_positions",
+    "state",
+    "events",
+    "positions",
 ]
-NodeTopicKind = Literal["status", "health", "layout", "config", "snapshot_request", "snapshot"]
+NodeTopicKind = Literal[
+    "status",
+    "health",
+    "layout",
+    "config",
+    "snapshot_request",
+    "snapshot",
+    "floor",
+    "floor_events",
+    "floor_positions",
+]
 NODE_KINDS: frozenset[str] = frozenset(typing.get_args(NodeTopicKind))
 #: Node topics the server writes and nodes read; `parse_payload` refuses them.
 SERVER_TO_NODE_KINDS: frozenset[str] = frozenset({"config", "snapshot_request"})
@@ -144,11 +179,15 @@ def _to_utc(ts: datetime) -> datetime:
 
 
 class Envelope(BaseModel):
-    """Fields every payload carries."""
+    """Fields every payload carries.
+
+    `schema_version` is 2 when the payload uses anything version 2 added (`_version_2_fields`
+    names what), 1 otherwise.
+    """
 
     model_config = _MODEL
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: SchemaVersion = SCHEMA_VERSION
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="unique; used to drop duplicates")
     site: Name
     node: Name
@@ -163,6 +202,18 @@ class Envelope(BaseModel):
 
     def to_json(self) -> bytes:
         return self.model_dump_json().encode()
+
+    def _version_2_fields(self) -> list[str]:
+        """The version-2 fields this payload sets (none by default)."""
+        return []
+
+    @model_validator(mode="after")
+    def _version_says_what_it_holds(self) -> Envelope:
+        if self.schema_version == 1:
+            used = self._version_2_fields()
+            if used:
+                raise ValueError(f"{', '.join(used)} need schema_version 2")
+        return self
 
 
 class NodeStatus(Envelope):
@@ -252,6 +303,38 @@ class LayoutCamera(BaseModel):
     lens: LayoutLens | None = Field(
         default=None, description="the lens undistorted before the homography, if the camera has one"
     )
+    coverage: list[tuple[Metres, Metres]] | None = Field(
+        default=None,
+        max_length=256,
+        description="version 2: the floor this camera sees well, an outline in metres (null: not known yet)",
+    )
+
+
+class LayoutSpacing(BaseModel):
+    """Version 2: the node's distancing rule beyond `min_distance_m`, for a floor the server fuses."""
+
+    model_config = _MODEL
+
+    min_duration_s: Seconds
+    exempt_window_pairs: bool
+    alert_on: Literal["certain", "likely", "possible"]
+    band_sigmas: float = Field(ge=0.0, le=5.0)
+
+
+class LayoutCounting(BaseModel):
+    """Version 2: how the node counts zones from tracks, for a floor the server fuses."""
+
+    model_config = _MODEL
+
+    zone_margin_m: float = Field(ge=0.0, le=2.0)
+    zone_settle_s: float = Field(ge=0.0, le=10.0)
+    min_track_frames: int = Field(ge=1, le=100)
+    hidden_hold_s: float = Field(ge=0.0, le=30.0)
+
+
+#: How a node's cameras are counted: each on its own (`camera`), fused by the node (`node`: the
+#: `floor*` topics), or fused by the server with other nodes' cameras (`server`: positions only).
+Fusion = Literal["camera", "node", "server"]
 
 
 class NodeLayout(Envelope):
@@ -264,6 +347,17 @@ class NodeLayout(Envelope):
     config_id: uuid.UUID | None = Field(
         default=None, description="event_id of the config push this layout comes from, if any"
     )
+    fusion: Fusion | None = Field(
+        default=None, description="version 2: how the node's cameras are counted (null: camera, version 1)"
+    )
+    spacing: LayoutSpacing | None = Field(default=None, description="version 2: the rest of the spacing rule")
+    counting: LayoutCounting | None = Field(default=None, description="version 2: counting from tracks")
+
+    def _version_2_fields(self) -> list[str]:
+        used = [name for name in ("fusion", "spacing", "counting") if getattr(self, name) is not None]
+        if any(c.coverage is not None for c in self.cameras):
+            used.append("cameras[].coverage")
+        return used
 
 
 #: What a config push may replace, and how large the server lets one be (a hall's cameras and zones).
@@ -418,6 +512,14 @@ class CameraState(Envelope):
         max_length=512,
         description="entrance line -> people in/out since the node started",
     )
+    possible_violations: Count | None = Field(
+        default=None,
+        description="version 2: pairs whose distance may be under the minimum (its uncertainty band "
+        "reaches under it) but that are not in `violations` (null: not reported, version 1)",
+    )
+
+    def _version_2_fields(self) -> list[str]:
+        return ["possible_violations"] if self.possible_violations is not None else []
 
 
 # What the vision pipeline reports, spelled out here so that the contract needs nothing of the
@@ -465,22 +567,126 @@ class CameraEvent(Envelope):
     reason: Text | None = Field(default=None, max_length=300)
 
 
+SigmaMetres = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
+
+
 class FloorPosition(BaseModel):
     model_config = _MODEL
 
     id: Id = Field(description="track id, anonymous and reused after a restart")
     x: Metres
     y: Metres
+    sigma_m: SigmaMetres | None = Field(
+        default=None, description="version 2: one standard deviation of the position, metres"
+    )
 
 
 class CameraPositions(Envelope):
+    """One camera's people on the floor at one frame; `ts` is the frame's capture time."""
+
     kind: Literal["positions"] = "positions"
     camera: Name
     people: list[FloorPosition] = Field(max_length=1000)
 
+    def _version_2_fields(self) -> list[str]:
+        return ["people[].sigma_m"] if any(p.sigma_m is not None for p in self.people) else []
+
+
+# ------------------------------------------------------------------------------ the fused floor
+class FloorPair(BaseModel):
+    """Two people of the fused floor closer than the minimum distance, or possibly so."""
+
+    model_config = _MODEL
+
+    a: Id
+    b: Id
+    distance_m: float = Field(ge=0.0, le=1000.0, allow_inf_nan=False)
+    certain: bool = Field(
+        description="even the far end of the distance's uncertainty band is under the minimum"
+    )
+
+
+class FloorState(Envelope):
+    """Version 2: a node's cameras fused into one floor (`nodes/{node}/floor`, retained, QoS 0).
+
+    Sent on every change and at least every `node.state_interval_s`; `ts` is the step's frame time.
+    Counts come from the fused people: someone two cameras see is one person.
+    """
+
+    schema_version: Literal[2] = SCHEMA_VERSION_FLOOR
+    camera: None = None  # a node topic: the floor is the node's, not a camera's
+    kind: Literal["floor"] = "floor"
+    frame: Id = Field(description="the fusion step's number since the node started")
+    people: Count = Field(description="people on the fused floor")
+    zones: dict[Name, Count] = Field(max_length=512, description="count per zone the step's cameras cover")
+    uncovered: list[Name] = Field(
+        default_factory=list,
+        max_length=512,
+        description="zones none of the step's cameras covers: not counted",
+    )
+    violations: Count = Field(description="spacing pairs that alert (spacing.alert_on) now")
+    possible_violations: Count = Field(description="the other pairs whose distance may be under the minimum")
+    pairs: list[FloorPair] = Field(default_factory=list, max_length=200, description="those pairs")
+    crossings: dict[Name, dict[Literal["in", "out"], Count]] = Field(default_factory=dict, max_length=512)
+    cameras: list[Name] = Field(max_length=256, description="the cameras fused in this step")
+    left_out: list[Name] = Field(
+        default_factory=list,
+        max_length=256,
+        description="cameras whose frames were too old (lagging or silent)",
+    )
+    seen_by_several: Count = Field(default=0, description="people seen by more than one camera")
+
+
+class FloorEvent(Envelope):
+    """Version 2: something that happened on a node's fused floor (`nodes/{node}/floor_events`).
+
+    Through the node's outbox, like `CameraEvent`, with the same fields by `type`; `people` are the
+    floor's person ids (one id per person across the node's cameras).
+    """
+
+    schema_version: Literal[2] = SCHEMA_VERSION_FLOOR
+    camera: None = None  # a node topic: the floor is the node's, not a camera's
+    kind: Literal["floor_event"] = "floor_event"
+    type: PipelineEventType
+    zone: Name | None = None
+    count: Count | None = None
+    limit: Count | None = None
+    people: list[Id] = Field(default_factory=list, max_length=2)
+    distance_m: float | None = Field(default=None, ge=0.0, le=1000.0, allow_inf_nan=False)
+    floor: tuple[Metres, Metres] | None = None
+    duration_s: Seconds | None = None
+
+
+class FusedPosition(BaseModel):
+    model_config = _MODEL
+
+    id: Id = Field(description="the floor's person id, anonymous")
+    x: Metres
+    y: Metres
+    sigma_m: SigmaMetres
+    cameras: list[Name] = Field(min_length=1, max_length=16, description="the cameras that saw them")
+
+
+class FloorPositions(Envelope):
+    """Version 2: the fused floor's people at one step (`nodes/{node}/floor_positions`, QoS 0)."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION_FLOOR
+    camera: None = None  # a node topic: the floor is the node's, not a camera's
+    kind: Literal["floor_positions"] = "floor_positions"
+    people: list[FusedPosition] = Field(max_length=1000)
+
 
 Payload = Annotated[
-    NodeStatus | NodeHealth | NodeLayout | NodeSnapshot | CameraState | CameraEvent | CameraPositions,
+    NodeStatus
+    | NodeHealth
+    | NodeLayout
+    | NodeSnapshot
+    | CameraState
+    | CameraEvent
+    | CameraPositions
+    | FloorState
+    | FloorEvent
+    | FloorPositions,
     Field(discriminator="kind"),
 ]
 _PAYLOAD: TypeAdapter[Payload] = TypeAdapter(Payload)
@@ -490,6 +696,9 @@ _KIND_FOR_TOPIC: dict[str, str] = {
     "health": "health",
     "layout": "layout",
     "snapshot": "snapshot",
+    "floor": "floor",
+    "floor_events": "floor_event",
+    "floor_positions": "floor_positions",
     "state": "state",
     "events": "event",
     "positions": "positions",
@@ -526,7 +735,7 @@ class TimeWindow:
 
 
 #: Payload kinds that may arrive long after their `ts` (outbox replay, last will, retained layout).
-REPLAYED_KINDS: frozenset[str] = frozenset({"event", "status", "layout"})
+REPLAYED_KINDS: frozenset[str] = frozenset({"event", "floor_event", "status", "layout"})
 
 
 def parse_payload(
@@ -636,5 +845,13 @@ def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
 
 
 def _short(exc: Exception, limit: int = 300) -> str:
-    text = " ".join(str(exc).split())
+    if isinstance(exc, ValidationError):
+        # Field by field: pydantic's own first line names the whole union of payloads, which says nothing.
+        errors = exc.errors(include_url=False, include_input=False)
+        text = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'payload'}: {e['msg']}" for e in errors[:5])
+        if len(errors) > 5:
+            text += f"; and {len(errors) - 5} more"
+    else:
+        text = str(exc)
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -131,6 +131,9 @@ TOPICS = {
     "state": "hallwatch/{site}/cameras/{camera}/state",
     "event": "hallwatch/{site}/cameras/{camera}/events",
     "positions": "hallwatch/{site}/cameras/{camera}/positions",
+    "floor": "hallwatch/{site}/nodes/{node}/floor",
+    "floor_event": "hallwatch/{site}/nodes/{node}/floor_events",
+    "floor_positions": "hallwatch/{site}/nodes/{node}/floor_positions",
 }
 
 
@@ -192,12 +195,26 @@ def valid_payloads() -> list[dict[str, Any]]:
         node.event("spacing_violation_started", people=[3, 4], distance_m=0.8, floor=(1.0, 2.0), zone="w1"),
         node.event("camera_lost", reason="stream stopped"),
         node.positions([(1.0, 2.0), (3.0, 4.0)]),
+        node.positions([(1.0, 2.0)], sigma_m=0.05),
+        node.floor(
+            {"hall": 3, "w1": 2},
+            violations=1,
+            possible=1,
+            pairs=[(1, 2, 0.7, True), (2, 3, 1.02, False)],
+            cameras=["cam-1", "cam-2"],
+            uncovered=["w2"],
+            left_out=["cam-3"],
+            seen_by_several=1,
+        ),
+        node.floor_event("person_entered", zone="door", people=[4], floor=(1.0, 0.5)),
+        node.floor_positions([(1.0, 2.0, ["cam-1", "cam-2"]), (3.0, 4.0, ["cam-2"])]),
     ]
     return [json.loads(m.to_json()) for m in messages]
 
 
 VALID = valid_payloads()
 TOPIC_OF = {p["kind"]: topic_of(_PAYLOAD.validate_python(p)) for p in VALID}
+assert set(TOPIC_OF) == set(TOPICS) - {"snapshot"}  # every kind a node sends (snapshots: their own tests)
 
 
 def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

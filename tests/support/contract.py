@@ -16,7 +16,12 @@ from hallwatch.contract import (
     CameraPositions,
     CameraState,
     Envelope,
+    FloorEvent,
+    FloorPair,
     FloorPosition,
+    FloorPositions,
+    FloorState,
+    FusedPosition,
     LayoutZone,
     NodeHealth,
     NodeLayout,
@@ -140,16 +145,83 @@ class Node:
         )
 
     def positions(
-        self, people: Iterable[tuple[float, float]], *, ts: datetime | None = None
+        self,
+        people: Iterable[tuple[float, float]],
+        *,
+        ts: datetime | None = None,
+        camera: str | None = None,
+        sigma_m: float | None = None,
+        ids: Iterable[int] | None = None,
     ) -> CameraPositions:
-        """Floor positions (metres) of anonymous people, numbered in order."""
+        """Floor positions (metres) of anonymous people, numbered in order (or ``ids``); with
+        ``sigma_m``, their uncertainty too (schema version 2)."""
+        points = list(people)
+        numbers = list(ids) if ids is not None else list(range(len(points)))
         return CameraPositions(
+            schema_version=1 if sigma_m is None else 2,
             site=self.site,
             node=self.node,
-            camera=self.camera,
+            camera=camera or self.camera,
             seq=self._next(),
             ts=ts or utc_now(),
-            people=[FloorPosition(id=i, x=x, y=y) for i, (x, y) in enumerate(people)],
+            people=[
+                FloorPosition(id=i, x=x, y=y, sigma_m=sigma_m)
+                for i, (x, y) in zip(numbers, points, strict=True)
+            ],
+        )
+
+    def floor(
+        self,
+        zones: Mapping[str, int],
+        *,
+        violations: int = 0,
+        possible: int = 0,
+        pairs: Iterable[tuple[int, int, float, bool]] = (),
+        cameras: Iterable[str] | None = None,
+        ts: datetime | None = None,
+        **fields: Any,
+    ) -> FloorState:
+        """The node's fused floor: zone counts; ``people`` the hall's count or the zones' sum."""
+        seq = self._next()
+        people = zones.get("hall", sum(n for zone, n in zones.items() if zone != "hall"))
+        return FloorState(
+            site=self.site,
+            node=self.node,
+            seq=seq,
+            ts=ts or utc_now(),
+            frame=seq,
+            people=people,
+            zones=dict(zones),
+            violations=violations,
+            possible_violations=possible,
+            pairs=[FloorPair(a=a, b=b, distance_m=d, certain=c) for a, b, d, c in pairs],
+            cameras=list(cameras if cameras is not None else [self.camera]),
+            **fields,
+        )
+
+    def floor_event(self, type_: str, *, ts: datetime | None = None, **fields: Any) -> FloorEvent:
+        return FloorEvent(
+            site=self.site,
+            node=self.node,
+            seq=self._next(),
+            ts=ts or utc_now(),
+            type=type_,  # type: ignore[arg-type]
+            **fields,
+        )
+
+    def floor_positions(
+        self, people: Iterable[tuple[float, float, Iterable[str]]], *, ts: datetime | None = None
+    ) -> FloorPositions:
+        """The fused floor's people: (x, y, cameras that saw them), numbered in order."""
+        return FloorPositions(
+            site=self.site,
+            node=self.node,
+            seq=self._next(),
+            ts=ts or utc_now(),
+            people=[
+                FusedPosition(id=i, x=x, y=y, sigma_m=0.05, cameras=list(cams))
+                for i, (x, y, cams) in enumerate(people)
+            ],
         )
 
 
@@ -167,4 +239,10 @@ def topic_of(msg: Envelope) -> str:
         return camera_topic(msg.site, msg.camera, "events")
     if isinstance(msg, CameraPositions):
         return camera_topic(msg.site, msg.camera, "positions")
+    if isinstance(msg, FloorState):
+        return node_topic(msg.site, msg.node, "floor")
+    if isinstance(msg, FloorEvent):
+        return node_topic(msg.site, msg.node, "floor_events")
+    if isinstance(msg, FloorPositions):
+        return node_topic(msg.site, msg.node, "floor_positions")
     raise TypeError(f"no topic for {type(msg).__name__}")

@@ -50,7 +50,11 @@ from vision.smoothing import zone_limits
 )
 @click.option("--camera", help="Which camera of the config filmed the video (default: the first).")
 @click.option("--imgsz", type=click.IntRange(160, 2048), help="Override the detector's inference size.")
-@click.option("--backend", type=click.Choice(["auto", "openvino", "pytorch"]), help="Override the backend.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "openvino", "openvino-int8", "pytorch"]),
+    help="Override the backend.",
+)
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 @click.option(
     "--summary-json", type=click.Path(path_type=Path, dir_okay=False), help="Write the summary here."

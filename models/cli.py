@@ -8,6 +8,7 @@ import click
 
 from models.catalog import CATALOG, ModelError, file_sha256, spec_for, verified_weights, weights_path
 from models.export import cache_dir, cached_exports, export_openvino
+from models.quantize import export_openvino_int8
 
 
 @click.group("models")
@@ -64,7 +65,8 @@ def verify(name: str | None) -> None:
     show_default=True,
     help="Repeat for several.",
 )
-def export(name: str, imgsz: tuple[int, ...]) -> None:
+@click.option("--int8", is_flag=True, help="Also quantize to INT8 with NNCF (backend: openvino-int8).")
+def export(name: str, imgsz: tuple[int, ...], int8: bool) -> None:
     """Export a model to OpenVINO for the given sizes (otherwise done on first use)."""
     for size in imgsz:  # all checked before the first (slow) export
         if size % 32:
@@ -74,5 +76,7 @@ def export(name: str, imgsz: tuple[int, ...]) -> None:
         weights = verified_weights(spec)
         for size in imgsz:
             click.echo(f"{spec.name} imgsz {size}: {export_openvino(spec, weights, size)}")
+            if int8:
+                click.echo(f"{spec.name} imgsz {size} INT8: {export_openvino_int8(spec, weights, size)}")
     except ModelError as exc:
         raise click.ClickException(str(exc)) from None

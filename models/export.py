@@ -24,7 +24,7 @@ from vision.config import Backend
 
 log = logging.getLogger(__name__)
 
-ResolvedBackend = Literal["openvino", "pytorch"]
+ResolvedBackend = Literal["openvino", "openvino-int8", "pytorch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +49,8 @@ def resolve(name: str, backend: Backend, imgsz: int) -> ResolvedModel:
 
     Args:
         name: catalog name, e.g. "yolo11n-pose".
-        backend: "pytorch", "openvino", or "auto" (OpenVINO, falling back to PyTorch with a warning).
+        backend: "pytorch", "openvino", "openvino-int8" (quantized with NNCF, made on first use), or
+            "auto" (OpenVINO, falling back to PyTorch with a warning).
         imgsz: inference size in pixels; OpenVINO exports are made per size.
 
     Raises:
@@ -59,6 +60,10 @@ def resolve(name: str, backend: Backend, imgsz: int) -> ResolvedModel:
     weights = verified_weights(spec)
     if backend == "pytorch":
         return ResolvedModel(spec, "pytorch", weights, imgsz)
+    if backend == "openvino-int8":
+        from models.quantize import export_openvino_int8
+
+        return ResolvedModel(spec, "openvino-int8", export_openvino_int8(spec, weights, imgsz), imgsz)
     try:
         return ResolvedModel(spec, "openvino", export_openvino(spec, weights, imgsz), imgsz)
     except ModelError:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Anchor = Literal["feet", "head", "center"]
-Backend = Literal["auto", "openvino", "pytorch"]
+Backend = Literal["auto", "openvino", "openvino-int8", "pytorch"]
 
 FloorPoint = Annotated[tuple[float, float], Field(description="A point on the floor in metres: (x, y)")]
 ImagePoint = Annotated[tuple[float, float], Field(description="A point in the image in pixels: (u, v)")]
@@ -86,7 +86,11 @@ class DetectorConfig(Strict):
     """How people are detected in one camera's frames."""
 
     model: str = Field(default="yolo11n-pose", description="a name from `hallwatch models`")
-    backend: Backend = Field(default="auto", description="auto: OpenVINO when it exports, else PyTorch")
+    backend: Backend = Field(
+        default="auto",
+        description="auto: OpenVINO when it exports, else PyTorch; openvino-int8: the model quantized to "
+        "INT8 with NNCF (faster on CPUs with VNNI; see the README for its accuracy)",
+    )
     imgsz: int = Field(
         default=960,
         ge=160,

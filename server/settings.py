@@ -167,6 +167,11 @@ class RetentionSettings(_Strict):
     prune_interval_s: float = Field(default=3600.0, ge=10.0, le=86400.0)
 
 
+# Alerts about people stay open until the condition has been gone for 30 s: a guide on foot needs
+# that long to reach a window, and a count that dips for a few seconds is the same crowd (issue 13).
+HOLD_S = 30.0
+
+
 class HysteresisRule(_Strict):
     enabled: bool = True
     trigger_s: float = Field(ge=0.0, le=86400.0, description="the condition must hold this long to alert")
@@ -179,7 +184,7 @@ class HallRule(_Strict):
     warning_ratio: float = Field(default=0.8, gt=0.0, le=10.0, description="share of capacity: warning")
     critical_ratio: float = Field(default=1.0, gt=0.0, le=10.0, description="share of capacity: critical")
     trigger_s: float = Field(default=10.0, ge=0.0, le=86400.0)
-    clear_s: float = Field(default=30.0, ge=0.0, le=86400.0)
+    clear_s: float = Field(default=HOLD_S, ge=0.0, le=86400.0)
 
     @model_validator(mode="after")
     def _ordered(self) -> HallRule:
@@ -210,17 +215,36 @@ class ZoneOverride(_Strict):
 
 class WindowRule(HysteresisRule):
     trigger_s: float = Field(default=10.0, ge=0.0, le=86400.0)
-    clear_s: float = Field(default=15.0, ge=0.0, le=86400.0)
+    clear_s: float = Field(
+        default=HOLD_S,
+        ge=0.0,
+        le=86400.0,
+        description="the window must be within its limit this long to resolve",
+    )
+    critical_ratio: float | None = Field(
+        default=2.0,
+        gt=1.0,
+        le=100.0,
+        description="a count at least this many times the limit is critical (none: never critical)",
+    )
 
 
 class QueueRule(HysteresisRule):
     trigger_s: float = Field(default=30.0, ge=0.0, le=86400.0)
-    clear_s: float = Field(default=30.0, ge=0.0, le=86400.0)
+    clear_s: float = Field(default=HOLD_S, ge=0.0, le=86400.0)
+    critical_ratio: float | None = Field(
+        default=2.0,
+        gt=1.0,
+        le=100.0,
+        description="a queue at least this many times its limit is critical (none: never critical)",
+    )
 
 
 class SpacingRule(HysteresisRule):
     trigger_s: float = Field(default=5.0, ge=0.0, le=86400.0, description="a violation this long alerts")
-    clear_s: float = Field(default=5.0, ge=0.0, le=86400.0)
+    clear_s: float = Field(
+        default=HOLD_S, ge=0.0, le=86400.0, description="no close pair there for this long resolves it"
+    )
 
 
 class CameraLostRule(HysteresisRule):
@@ -243,7 +267,10 @@ class AlertRules(_Strict):
         default=300.0, ge=0.0, le=86400.0, description="a crowd back within this long reopens its alert"
     )
     escalate_after_s: float = Field(
-        default=300.0, gt=0.0, le=86400.0, description="an open alert nobody took is escalated after this"
+        default=300.0,
+        gt=0.0,
+        le=86400.0,
+        description="an open alert nobody took is escalated to the managers after this",
     )
     zone_stale_s: float = Field(
         default=15.0, gt=0.0, le=3600.0, description="a camera's zone count older than this is ignored"

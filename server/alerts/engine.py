@@ -5,12 +5,16 @@ received, call `tick` regularly, and apply the `AlertAction`s they get back. The
 `AlertKey`, a condition with hysteresis and the alert's lifecycle:
 
 - a condition becomes *active* after it held for ``trigger_s`` and inactive after it was gone for
-  ``clear_s`` (continuously, so a flapping count never alerts or clears early);
+  ``clear_s`` (continuously, so a flapping count never alerts or clears early; 30 s by default for
+  rules about people, so that the alert is still there when a guide on foot arrives);
 - on activation an alert opens, or, if the key's last alert was resolved less than ``cooldown_s``
-  ago, that alert reopens: one crowd is one alert;
+  ago, that alert reopens: one crowd is one alert, and whoever took it keeps it (a take is never
+  lost: a reopened alert that someone had taken comes back acknowledged by them);
 - on deactivation an open or acknowledged alert resolves automatically; an alert resolved by hand
   stays resolved until its condition clears and comes back;
-- an open alert that nobody acknowledged for ``escalate_after_s`` is escalated once.
+- the severity follows the rule while the alert is open, both ways (the hall is critical at its
+  critical ratio and a warning below it; a window or queue at ``critical_ratio`` times its limit);
+- an open alert that nobody acknowledged for ``escalate_after_s`` is escalated once (to the managers).
 
 `load` takes stored alerts over (after a restart, or alerts another replica changed), so a
 condition that still holds finds its alert open instead of opening a second one.
@@ -33,7 +37,6 @@ from dataclasses import dataclass, field
 
 from hallwatch.contract import CameraEvent, CameraState, NodeHealth, NodeLayout, NodeStatus, Payload
 from server.alerts.model import (
-    SEVERITY_RANK,
     ActionKind,
     AlertAction,
     AlertKey,
@@ -73,6 +76,7 @@ class _Condition:
     changed_at: float = 0.0
     active: bool = False
     critical_since: float | None = None  # hall only: when the count reached the critical level
+    critical_at: float | None = None  # zones: the count from which the rule says critical
     value: int | None = None
     limit: int | None = None
 
@@ -86,6 +90,7 @@ class _Alert:
     resolved_at: float | None = None
     escalated: bool = False
     peak: int | None = None
+    acknowledged: bool = False  # someone took it: a reopening keeps them
 
 
 @dataclass(slots=True)
@@ -279,6 +284,7 @@ class AlertEngine:
                 resolved_at=snap.resolved_at,
                 escalated=snap.escalated or snap.status != "open",
                 peak=snap.peak,
+                acknowledged=snap.acknowledged,
             )
             self._alerts[snap.key] = alert
             if snap.status != "resolved":
@@ -350,24 +356,29 @@ class AlertEngine:
             return  # no fresh data: the condition keeps its last value
         key = AlertKey(spec.site, rule_name, spec.zone)
         label = spec.name or spec.zone
+        # The message names the rule, not a count: a count written into it goes stale while the
+        # pages show the count now, the peak and since when next to it (issue 13).
         if rule_name == "hall_capacity":
             hall = self._rules.hall
             if not _enabled(hall.enabled, override):
                 return
-            critical = count >= hall.critical_ratio * limit
+            critical_at = hall.critical_ratio * limit
             cond = self._raw(key, count >= hall.warning_ratio * limit, now)
-            if not critical:
+            if count < critical_at:
                 cond.critical_since = None
             elif cond.critical_since is None:
                 cond.critical_since = now
-            ctx = _Context("warning", zone=spec.zone, label=f"{label}: {count} people of {limit} allowed")
+            cond.critical_at = critical_at
+            ctx = _Context("warning", zone=spec.zone, label=f"{label}: capacity {limit} people")
             self._set(key, cond.raw, now, ctx, actions, value=count, limit=limit)
         else:
             rule = self._rules.window if rule_name == "window_over_limit" else self._rules.queue
             if not _enabled(rule.enabled, override):
                 return
             what = "people" if spec.kind == "window" else "people waiting"
-            ctx = _Context(rule.severity, zone=spec.zone, label=f"{label}: {count} {what} (limit {limit})")
+            ctx = _Context(rule.severity, zone=spec.zone, label=f"{label}: more than {limit} {what}")
+            cond = self._raw(key, count > limit, now)
+            cond.critical_at = rule.critical_ratio * limit if rule.critical_ratio is not None else None
             self._set(key, count > limit, now, ctx, actions, value=count, limit=limit)
 
     def _count_repeated(
@@ -495,10 +506,14 @@ class AlertEngine:
             self._follow(key, cond, now, actions)
 
     def _severity(self, key: AlertKey, cond: _Condition, now: float) -> Severity:
+        """What the rule says now (it goes down as well as up while the alert is open)."""
         ctx = self._contexts.get(key)
         severity: Severity = ctx.severity if ctx is not None else "warning"
-        since = cond.critical_since if key.rule == "hall_capacity" else None
-        if since is not None and now - since >= cond.trigger_s:
+        if key.rule == "hall_capacity":
+            since = cond.critical_since
+            if since is not None and now - since >= cond.trigger_s:
+                severity = "critical"
+        elif cond.critical_at is not None and cond.value is not None and cond.value >= cond.critical_at:
             severity = "critical"
         return severity
 
@@ -510,8 +525,10 @@ class AlertEngine:
             return
         cooldown = self._rules.cooldown_s
         if alert is not None and alert.resolved_at is not None and now - alert.resolved_at < cooldown:
-            alert.status, alert.resolved_at, alert.escalate_from, alert.escalated = "open", None, now, False
-            alert.severity, alert.peak = _max_severity(alert.severity, severity), _max(alert.peak, cond.value)
+            # Whoever took it is still on it: the store keeps the taker (issue 13: a take is never lost).
+            alert.status = "acknowledged" if alert.acknowledged else "open"
+            alert.resolved_at, alert.escalate_from, alert.escalated = None, now, alert.acknowledged
+            alert.severity, alert.peak = severity, _max(alert.peak, cond.value)
             actions.append(self._action("reopen", key, now, severity=alert.severity, value=cond.value))
             return
         self._alerts[key] = _Alert(
@@ -524,7 +541,7 @@ class AlertEngine:
         if alert is None or alert.status == "resolved":
             return
         severity = self._severity(key, cond, now)
-        if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
+        if severity != alert.severity and cond.raw:  # while it clears, it keeps its last severity
             alert.severity = severity
             actions.append(self._action("severity", key, now, severity=severity, value=cond.value))
         if cond.value is not None and (alert.peak is None or cond.value > alert.peak):
@@ -571,7 +588,3 @@ def _enabled(rule_enabled: bool, override: object) -> bool:
 
 def _max(a: int | None, b: int | None) -> int | None:
     return b if a is None else a if b is None else max(a, b)
-
-
-def _max_severity(a: Severity, b: Severity) -> Severity:
-    return a if SEVERITY_RANK[a] >= SEVERITY_RANK[b] else b

@@ -58,9 +58,11 @@ class ZoneSpec:
 class AlertAction:
     """One change the engine asks the store to make.
 
-    - ``open``: a new alert; ``reopen``: the key's alert resolved within the cooldown opens again;
+    - ``open``: a new alert; ``reopen``: the key's alert resolved within the cooldown opens again
+      (acknowledged by whoever had taken it);
     - ``resolve``: the condition cleared; ``escalate``: open and unacknowledged for too long;
-    - ``severity``: the open alert's severity rises; ``peak``: its highest value rises.
+    - ``severity``: the open alert's severity changes (up or down, as the rule says);
+      ``peak``: its highest value rises.
     """
 
     kind: ActionKind

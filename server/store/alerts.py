@@ -17,11 +17,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, case, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from server.alerts.model import SEVERITY_RANK, AlertAction, AlertKey, AlertSnapshot
+from server.alerts.model import AlertAction, AlertKey, AlertSnapshot
 from server.db.tables import Alert
 from server.store.sql import insert_for, write
 
@@ -136,15 +136,14 @@ class AlertStore:
                 )
                 .values(
                     open_key=key.open_key,
-                    status="open",
+                    # A take is never lost: whoever took it is still on it (issue 13).
+                    status=case((Alert.acknowledged_by.is_not(None), "acknowledged"), else_="open"),
                     severity=action.severity,
                     message=action.message[:300],
                     value=action.value,
-                    peak=func.coalesce(Alert.peak, action.value),
+                    peak=_higher_peak(action.value),
                     reopened_at=at,
                     reopen_count=Alert.reopen_count + 1,
-                    acknowledged_at=None,
-                    acknowledged_by=None,
                     escalated_at=None,
                     resolved_at=None,
                     resolved_by=None,
@@ -166,8 +165,7 @@ class AlertStore:
             condition = and_(by_key, Alert.status == "open", Alert.escalated_at.is_(None))
             values |= {"escalated_at": at}
         elif action.kind == "severity":
-            lower = [s for s, rank in SEVERITY_RANK.items() if rank < SEVERITY_RANK[action.severity]]
-            condition = and_(by_key, Alert.severity.in_(lower))
+            condition = and_(by_key, Alert.severity != action.severity)
             values |= {"severity": action.severity, "message": action.message[:300], "value": action.value}
         elif action.kind == "peak":
             condition = and_(by_key, or_(Alert.peak.is_(None), Alert.peak < action.value))
@@ -317,6 +315,13 @@ def _orm(conn: Connection, stmt: Any) -> list[Alert]:
         rows = list(session.execute(stmt).scalars().all())
         session.expunge_all()
     return rows
+
+
+def _higher_peak(value: int | None) -> Any:
+    """The stored peak, raised to ``value`` when that is higher (the crowd that came back was bigger)."""
+    if value is None:
+        return Alert.peak
+    return case((or_(Alert.peak.is_(None), Alert.peak < value), value), else_=Alert.peak)
 
 
 def _as_open(action: AlertAction) -> AlertAction:

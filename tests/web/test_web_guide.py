@@ -98,7 +98,8 @@ def test_an_over_limit_window_shows_on_the_guides_phone_within_2_s(
     card = page.locator('.alert-card[data-zone="w3"]')
     expect(card.locator(".severity-badge")).to_have_text("Warning")
     expect(card.locator(".alert-title")).to_have_text("Too many at the window")
-    expect(card.locator(".alert-message")).to_have_text("Window 3: 3 people (limit 2)")
+    expect(card.locator(".alert-message")).to_have_text("Window 3: more than 2 people")
+    expect(card.locator(".alert-figures")).to_contain_text("now 3 · peak 3 · limit 2 · since ")
     group = page.locator('.alert-group[data-group="window:w3"]')
     expect(group.locator(".alert-group-title")).to_have_text("Window 3")
     expect(group.locator(".level-pill")).to_have_text("3 / 2")
@@ -127,7 +128,7 @@ def test_taking_an_alert_on_the_phone_updates_the_managers_dashboard(
     manager = pages.open("manager", "desktop", path=f"/dashboard?site={site}")
     card = guide.locator('.alert-card[data-zone="w2"]')
     expect(card).to_be_visible()
-    row = manager.locator(".dash-alert").filter(has_text="Window 2: 4 people")
+    row = manager.locator(".dash-alert").filter(has_text="Window 2: more than 2 people (now 4 · peak 4")
     expect(row).to_contain_text("Not taken yet")
     expect(manager.locator("#kpi-alerts")).to_have_text("1")
 

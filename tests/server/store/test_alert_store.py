@@ -67,6 +67,22 @@ def test_reopen_within_the_cooldown_is_the_same_alert(store: Store, key: AlertKe
     )
 
 
+def test_reopen_keeps_whoever_took_it(store: Store, key: AlertKey) -> None:
+    """Issue 13: a take is never lost: the crowd came back, and the guide is still on it."""
+    (opened,), _ = store.alerts.apply([act("open", key, 0, value=3)], COOLDOWN)
+    taken_at = datetime.fromtimestamp(T0 + 5, UTC)
+    store.alerts.acknowledge(opened.id, "ann", taken_at)
+    store.alerts.apply([act("resolve", key, 40)], COOLDOWN)
+    (reopened,), _ = store.alerts.apply([act("reopen", key, 100, value=5)], COOLDOWN)
+    assert (reopened.id, reopened.status, reopened.acknowledged_by, reopened.acknowledged_at) == (
+        opened.id,
+        "acknowledged",
+        "ann",
+        taken_at,
+    )
+    assert (reopened.reopen_count, reopened.peak) == (1, 5)
+
+
 def test_reopen_after_the_cooldown_opens_a_new_alert(store: Store, key: AlertKey) -> None:
     (opened,), _ = store.alerts.apply([act("open", key, 0)], COOLDOWN)
     store.alerts.apply([act("resolve", key, 30)], COOLDOWN)
@@ -86,12 +102,15 @@ def test_escalate_once_and_never_when_acknowledged(store: Store, site: str) -> N
     assert changed == []
 
 
-def test_severity_only_rises_and_peak_only_grows(store: Store, site: str) -> None:
+def test_severity_follows_the_rule_and_peak_only_grows(store: Store, site: str) -> None:
     key = AlertKey(site, "hall_capacity", "hall")
     store.alerts.apply([act("open", key, 0, value=8, severity="warning")], COOLDOWN)
     (changed,), _ = store.alerts.apply([act("severity", key, 5, value=10, severity="critical")], COOLDOWN)
     assert changed.severity == "critical"
-    assert store.alerts.apply([act("severity", key, 6, value=9, severity="warning")], COOLDOWN)[0] == []
+    assert store.alerts.apply([act("severity", key, 5.5, value=10, severity="critical")], COOLDOWN)[0] == []
+    (changed,), _ = store.alerts.apply([act("severity", key, 6, value=9, severity="warning")], COOLDOWN)
+    assert changed.severity == "warning"  # back under the critical ratio: a warning again (issue 13)
+    store.alerts.apply([act("severity", key, 6.5, value=10, severity="critical")], COOLDOWN)
     (changed,), _ = store.alerts.apply([act("peak", key, 7, value=12, severity="critical")], COOLDOWN)
     assert (changed.peak, changed.value) == (12, 12)
     assert store.alerts.apply([act("peak", key, 8, value=11)], COOLDOWN)[0] == []

@@ -11,7 +11,7 @@ export const ACTIVE = new Set(["open", "acknowledged"]);
 export const RULE_LABELS = {
   window_over_limit: "Too many at the window",
   queue_over_limit: "Queue too long",
-  hall_capacity: "Hall near capacity",
+  hall_capacity: "Hall near capacity", // "Hall at capacity" when critical: see alertTitle
   spacing_violation: "People too close",
   repeated_spacing: "Repeated spacing problems",
   node_offline: "Edge node offline",
@@ -82,7 +82,47 @@ export class AlertBook {
   }
 }
 
-/** A short title for an alert: its rule in words. */
+/** A short title for an alert: its rule in words (the hall's follows its severity). */
 export function alertTitle(alert) {
+  if (alert.rule === "hall_capacity" && alert.severity === "critical") return "Hall at capacity";
   return RULE_LABELS[alert.rule] ?? alert.rule.replaceAll("_", " ");
+}
+
+/**
+ * When the alert's current episode began: its reopening, or its opening. Every page shows the
+ * same instant, so a reopened alert is not "now" on one page and "2 min" on another.
+ */
+export function episodeStart(alert) {
+  return alert.reopened_at ?? alert.opened_at;
+}
+
+/** A taken alert whose condition cleared by itself (nobody resolved it): the taker should know. */
+export function clearedWhileTaken(alert) {
+  return alert.status === "resolved" && Boolean(alert.acknowledged_by) && !alert.resolved_by;
+}
+
+/**
+ * The numbers a card shows: the count now (from the zone the page draws, so it never contradicts
+ * the rest of the page), the alert's peak and its limit. ``zone`` may be null (no count known).
+ * Returns [{key, label, value}] for the ones known.
+ */
+export function alertFigures(alert, zone) {
+  const figures = [];
+  const zoneRule = ["window_over_limit", "queue_over_limit", "hall_capacity"].includes(alert.rule);
+  if (zoneRule && zone && zone.count !== null && zone.count !== undefined) {
+    figures.push({ key: "now", label: "now", value: zone.count });
+  }
+  if (alert.peak !== null && alert.peak !== undefined) {
+    const label = alert.rule === "repeated_spacing" ? "violations" : "peak";
+    figures.push({ key: "peak", label, value: alert.peak });
+  }
+  if (alert.limit !== null && alert.limit !== undefined && zoneRule) {
+    figures.push({ key: "limit", label: alert.rule === "hall_capacity" ? "capacity" : "limit", value: alert.limit });
+  }
+  return figures;
+}
+
+/** "now 2 · peak 4 · limit 2" */
+export function figuresText(figures) {
+  return figures.map((f) => `${f.label} ${f.value}`).join(" · ");
 }

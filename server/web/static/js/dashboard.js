@@ -3,7 +3,7 @@
 // Live parts come from the WebSocket; history from /sites/{site}/history, /event-counts, /queues.
 
 import { api, apiUrl } from "./api.js";
-import { AlertBook, alertTitle } from "./alert-book.js";
+import { AlertBook, alertFigures, alertTitle, episodeStart, figuresText } from "./alert-book.js";
 import { barChart, PALETTE, timeChart } from "./charts.js";
 import { h, setText, syncList } from "./dom.js";
 import { FloorPlan } from "./floor-plan.js";
@@ -115,15 +115,18 @@ function renderAlerts() {
       const [badge, what, age, status] = el.children;
       badge.dataset.severity = alert.severity;
       setText(badge, alert.severity);
-      setText(what, `${alertTitle(alert)} — ${alert.message}`);
-      age.dataset.since = alert.opened_at;
-      setText(age, ageText(alert.opened_at));
+      el.dataset.escalated = String(Boolean(alert.escalated) && alert.status === "open");
+      const figures = figuresText(alertFigures(alert, alert.zone ? zones.get(alert.zone) : null));
+      setText(what, `${alertTitle(alert)} — ${alert.message}${figures ? ` (${figures})` : ""}`);
+      // the same instant as the guide's page: the start of the current episode
+      age.dataset.since = episodeStart(alert);
+      setText(age, ageText(episodeStart(alert)));
       setText(
         status,
         alert.status === "acknowledged"
           ? `Taken by ${alert.acknowledged_by} at ${clockText(alert.acknowledged_at)}`
           : alert.escalated
-            ? "Not taken — escalated"
+            ? `Escalated to you at ${clockText(alert.escalated_at ?? alert.updated_at)}: no guide has taken it`
             : "Not taken yet",
       );
     },
@@ -467,6 +470,7 @@ async function start() {
     if (message.site !== site) return;
     zones.update(message.zone);
     schedule("now", renderNow);
+    schedule("alerts", renderAlerts); // the cards' "now" figure
   });
   live.on("alert", (message) => {
     if (message.site !== site) return;

@@ -2,7 +2,15 @@
 // The floor guide's page: the hall's open alerts by window, taken and resolved with one tap each.
 
 import { api } from "./api.js";
-import { AlertBook, alertTitle, SEVERITY_RANK } from "./alert-book.js";
+import {
+  AlertBook,
+  alertFigures,
+  alertTitle,
+  clearedWhileTaken,
+  episodeStart,
+  figuresText,
+  SEVERITY_RANK,
+} from "./alert-book.js";
 import { AlertSignal } from "./alert-signal.js";
 import { h, setText, syncList } from "./dom.js";
 import { ageText, clockText } from "./format.js";
@@ -12,6 +20,10 @@ import { chooseSite, toast } from "./shell.js";
 import { zoneLevel, ZoneBoard, zoneName } from "./zones.js";
 
 const RESOLVED_KEPT_MS = 30 * 60 * 1000;
+// A taken alert that cleared by itself stays on the page this long (or until its taker taps OK), so
+// that a guide walking over learns it is over instead of seeing the card vanish (issue 13).
+const CLEARED_KEPT_MS = 10 * 60 * 1000;
+const dismissed = new Set(); // cleared cards this page was told to put away
 const OLD_ALERT_S = 120; // an open alert nobody took for this long shows its age in red
 const SEVERITY_LABEL = { critical: "Critical", warning: "Warning", info: "Info" };
 
@@ -46,14 +58,22 @@ function groupOf(alert) {
   return { key: "system", title: "Cameras and edge nodes", zone: null };
 }
 
+/** Taken alerts that cleared by themselves, not put away yet. */
+function clearedAlerts() {
+  return book.recentlyResolved(CLEARED_KEPT_MS).filter((a) => clearedWhileTaken(a) && !dismissed.has(a.id));
+}
+
 function groupedAlerts() {
   const groups = new Map();
-  for (const alert of book.active()) {
+  for (const alert of [...book.active(), ...clearedAlerts()]) {
     const g = groupOf(alert);
     if (!groups.has(g.key)) groups.set(g.key, { ...g, alerts: [] });
     groups.get(g.key).alerts.push(alert);
   }
-  const urgency = (alert) => [alert.status === "open" ? 1 : 0, SEVERITY_RANK[alert.severity] ?? 0];
+  const urgency = (alert) => [
+    alert.status === "open" ? 2 : alert.status === "acknowledged" ? 1 : 0,
+    SEVERITY_RANK[alert.severity] ?? 0,
+  ];
   for (const g of groups.values()) {
     g.alerts.sort((a, b) => {
       const [ua, sa] = urgency(a);
@@ -70,9 +90,6 @@ function groupedAlerts() {
 }
 
 // ------------------------------------------------------------------------------ drawing
-function since(alert) {
-  return alert.status === "open" && alert.reopened_at ? alert.reopened_at : alert.opened_at;
-}
 
 function createGroup() {
   return h(
@@ -112,7 +129,8 @@ function createCard() {
 function updateCard(card, alert, group) {
   card.dataset.alertId = alert.id;
   card.dataset.severity = alert.severity;
-  card.dataset.status = alert.status;
+  const cleared = clearedWhileTaken(alert);
+  card.dataset.status = cleared ? "cleared" : alert.status;
   card.dataset.rule = alert.rule;
   card.dataset.zone = alert.zone ?? "";
   if (fresh.delete(alert.id)) {
@@ -127,13 +145,23 @@ function updateCard(card, alert, group) {
   setText(card.querySelector(".alert-title"), title);
   card.setAttribute("aria-label", `${SEVERITY_LABEL[alert.severity] ?? ""} alert: ${title}, ${group.title}`);
   const age = card.querySelector(".alert-age");
-  age.dataset.since = since(alert);
+  age.dataset.since = episodeStart(alert);
   updateAge(age);
   setText(card.querySelector(".alert-message"), alert.message);
+  // The count now comes from the same zone as the heading's pill: the card never contradicts it.
+  const figures = alertFigures(alert, alert.zone ? zones.get(alert.zone) : null);
+  const since = `since ${clockText(episodeStart(alert))}`;
+  const back = alert.reopen_count > 0 ? ` (back ${alert.reopen_count}×, first at ${clockText(alert.opened_at)})` : "";
+  setText(card.querySelector(".alert-figures"), [figuresText(figures), since + back].filter(Boolean).join(" · "));
 
   const taken = card.querySelector(".alert-taken");
   const mine = alert.acknowledged_by === me;
-  if (alert.status === "acknowledged") {
+  if (cleared) {
+    taken.hidden = false;
+    taken.dataset.mine = String(mine);
+    const who = mine ? "you were" : `${alert.acknowledged_by} was`;
+    setText(taken, `Cleared while ${who} on the way (at ${clockText(alert.resolved_at)})`);
+  } else if (alert.status === "acknowledged") {
     taken.hidden = false;
     taken.dataset.mine = String(mine);
     const who = mine ? "You're on it" : `${alert.acknowledged_by} is on it`;
@@ -141,13 +169,17 @@ function updateCard(card, alert, group) {
   } else if (alert.escalated) {
     taken.hidden = false;
     taken.dataset.mine = "false";
-    setText(taken, "Nobody has taken this yet");
+    setText(taken, `Nobody took it: sent to the manager at ${clockText(alert.escalated_at ?? alert.updated_at)}`);
   } else {
     taken.hidden = true;
   }
 
   const take = card.querySelector(".button-take");
   const resolve = card.querySelector(".button-resolve");
+  const dismiss = card.querySelector(".button-dismiss");
+  dismiss.hidden = !cleared;
+  dismiss.setAttribute("aria-label", `OK, put away: ${title}, ${group.title}`);
+  resolve.hidden = cleared;
   take.hidden = alert.status !== "open";
   take.setAttribute("aria-label", `I'm on it: ${title}, ${group.title}`);
   resolve.setAttribute("aria-label", `Resolve: ${title}, ${group.title}`);
@@ -286,6 +318,10 @@ groupsBox.addEventListener("click", (event) => {
   if (!card || button.disabled) return;
   if (button.classList.contains("button-take")) act(card, "acknowledge");
   else if (button.classList.contains("button-resolve")) act(card, "resolve");
+  else if (button.classList.contains("button-dismiss")) {
+    dismissed.add(Number(/** @type {HTMLElement} */ (card).dataset.alertId));
+    renderAlerts();
+  }
 });
 
 // ------------------------------------------------------------------------------ live data
@@ -368,7 +404,7 @@ async function start() {
   }, 1000);
   window.setInterval(() => {
     book.forgetResolved(RESOLVED_KEPT_MS);
-    renderResolved();
+    renderAlerts(); // cleared cards leave after CLEARED_KEPT_MS
   }, 30000);
 }
 

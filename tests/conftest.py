@@ -57,10 +57,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.services)
 
 
-# One Playwright and one chromium for the whole session, whichever folders run: Playwright's sync
-# API runs its own event loop, and a second `sync_playwright()` started while the first is alive
-# fails with "using Playwright Sync API inside the asyncio loop" (tests/web then tests/e2e did).
-@pytest.fixture(scope="session")
+# Playwright's sync API keeps an event loop running on the main thread for as long as it is
+# started: a second `sync_playwright()` then fails ("using Playwright Sync API inside the asyncio
+# loop": tests/web then tests/e2e did), and so does every asyncio test (pytest-asyncio) that runs
+# meanwhile. So one Playwright per module, here for every folder: it stops when the module's last
+# test is done, and test modules run whole in any order (pytest-randomly shuffles whole modules).
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     from playwright.sync_api import sync_playwright
 
@@ -68,7 +70,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.is_file():
         pytest.fail(

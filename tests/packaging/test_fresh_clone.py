@@ -22,9 +22,16 @@ SYSTEM_DEPS = ROOT / "scripts" / "system-deps.sh"
 pytestmark = pytest.mark.timeout(1500)
 
 
+def user_env() -> dict[str, str]:
+    """The environment a user's shell has: none of the make variables of a `make test` around us."""
+    return {
+        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")
+    }
+
+
 def run(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout_s: float = 1200) -> str:
     result = subprocess.run(
-        list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, env=env or dict(os.environ)
+        list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout_s, env=env or user_env()
     )
     assert result.returncode == 0, f"{' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     return result.stdout
@@ -34,7 +41,7 @@ def test_the_system_packages_are_checked_first_and_a_user_is_told_the_command(tm
     order = run("make", "-n", "test", cwd=ROOT)
     assert order.lstrip().startswith("scripts/system-deps.sh test"), order[:300]
     # Not root, and a package missing (here: the video, looked for elsewhere): one line, the command.
-    env = {**os.environ, "HALLWATCH_VTEST": str(tmp_path / "missing.avi")}
+    env = {**user_env(), "HALLWATCH_VTEST": str(tmp_path / "missing.avi")}
     result = subprocess.run(
         ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(SYSTEM_DEPS), "test"],
         capture_output=True, text=True, env=env, timeout=30,

@@ -105,12 +105,62 @@ class NodeSettings(_Strict):
     )
 
 
+FusionMode = Literal["camera", "node", "server"]
+#: The camera id the server's fused floor goes by; no camera may take it.
+RESERVED_CAMERA_IDS = frozenset({"fused"})
+
+
+class FusionConfig(_Strict):
+    """How the node's cameras are counted: each on its own, or fused into one floor."""
+
+    mode: Literal["auto", "camera", "node", "server"] = Field(
+        default="auto",
+        description="camera: each camera counts its own zones (one camera per hall); node: this node fuses "
+        "its cameras into one floor and publishes the floor's counts and events (a hall whose cameras are "
+        "all on this node); server: the hall's cameras span several nodes, so this node publishes each "
+        "camera's floor positions (whatever mqtt.publish_positions says) and the server fuses them; auto: "
+        "node with two or more cameras, camera with one",
+    )
+    max_lag_s: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=5.0,
+        description="a camera whose latest frame is this much older than the fusion step's is left out of it",
+    )
+    max_wait_s: float = Field(
+        default=0.3,
+        ge=0.0,
+        le=5.0,
+        description="a fusion step waits at most this long for the other cameras' frames of its moment",
+    )
+
+    def resolved(self, cameras: int) -> FusionMode:
+        """The mode in effect for a node with `cameras` cameras."""
+        if self.mode == "auto":
+            return "node" if cameras >= 2 else "camera"
+        return self.mode
+
+
 class NodeConfig(HallConfig):
     """A whole node file. `node`, `mqtt` and `outbox` are optional so that replay can read a hall file."""
 
     node: NodeSettings = Field(default_factory=lambda: NodeSettings(id="edge-1"))
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    fusion: FusionConfig = Field(
+        default_factory=FusionConfig, description="fusing the node's cameras into one floor"
+    )
+
+    @model_validator(mode="after")
+    def _reserved_camera_ids(self) -> NodeConfig:
+        for i, cam in enumerate(self.cameras):
+            if cam.id in RESERVED_CAMERA_IDS:
+                raise ValueError(f"cameras[{i}].id: {cam.id!r} is reserved for the server's fused floor")
+        return self
+
+    @property
+    def fusion_mode(self) -> FusionMode:
+        return self.fusion.resolved(len(self.cameras))
 
 
 class ConfigError(Exception):

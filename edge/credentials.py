@@ -1,7 +1,8 @@
 """Broker credentials for a site: mosquitto password file and ACL, from the nodes' config files.
 
 Each node logs in as its `mqtt.username` (default: its node id) and may publish only on its own
-topics: `nodes/{node}/status|health|layout|snapshot` and `cameras/{camera}/#` for its own cameras,
+topics: `nodes/{node}/status|health|layout|snapshot|floor|floor_events|floor_positions` and
+`cameras/{camera}/#` for its own cameras,
 and read only its own `nodes/{node}/config` and `nodes/{node}/snapshot_request`. The server user
 reads everything under `hallwatch/` and writes the nodes' config and snapshot request topics.
 
@@ -126,7 +127,7 @@ def acl_text(
     for n in sorted(nodes, key=lambda n: (n.site, n.node)):
         base = f"{TOPIC_ROOT}/{n.site}"
         lines.append(f"user {n.user}")
-        for kind in ("status", "health", "layout", "snapshot"):
+        for kind in ("status", "health", "layout", "snapshot", "floor", "floor_events", "floor_positions"):
             lines.append(f"topic write {base}/nodes/{n.node}/{kind}")
         for kind in ("config", "snapshot_request"):
             lines.append(f"topic read {base}/nodes/{n.node}/{kind}")

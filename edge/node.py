@@ -6,6 +6,13 @@
     (a thread     (a thread per   (HallState →   └─▶ state, positions, health (QoS 0, when connected)
      per camera)   camera)         payloads)
 
+How the cameras' states become payloads depends on the node's fusion mode (`fusion.mode`):
+`camera`, each camera publishes its own state and events; `node`, the cameras' people are fused
+into one floor (`edge.floor.NodeFloor`), which publishes the floor's state, events and positions
+on the node's `floor*` topics (the cameras publish only their health and lost/recovered events);
+`server`, each camera publishes its floor positions with their uncertainty, which the server fuses
+with other nodes' cameras.
+
 It publishes `online` (retained) and its layout on every connection, its health every
 `node.health_interval_s`, applies config pushes from `nodes/{node}/config`, answers ops' snapshot
 requests from `nodes/{node}/snapshot_request` (`edge.snapshot`), and on a clean stop
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from edge.camera import CameraWorker
-from edge.config import NodeConfig
+from edge.config import FusionMode, NodeConfig
 from edge.config_push import ConfigPushError, changed_cameras, merge_push, parse_push, write_config_file
 from edge.events import (
     Origin,
@@ -42,8 +49,12 @@ from edge.events import (
     camera_recovered,
     camera_state,
     event_time,
+    floor_event,
+    floor_positions,
+    floor_state,
     state_key,
 )
+from edge.floor import CameraCoverage, NodeFloor
 from edge.health import node_health, software_version
 from edge.layout import node_layout, origin_of
 from edge.outbox import Outbox, OutboxError
@@ -74,7 +85,8 @@ class NodeReporter:
     """The cameras' sink: turns states and events into payloads and hands them on.
 
     Events go through the outbox (QoS 1, at least once); states, positions and health are
-    published only while connected (QoS 0: a newer one follows within a second).
+    published only while connected (QoS 0: a newer one follows within a second). With fusion mode
+    `node`, the cameras' states go to the node's floor and the floor's steps are published instead.
     """
 
     def __init__(
@@ -86,6 +98,9 @@ class NodeReporter:
         *,
         state_interval_s: float,
         publish_positions: bool,
+        fusion: FusionMode = "camera",
+        floor: NodeFloor | None = None,
+        coverage: CameraCoverage | None = None,
     ) -> None:
         self.origin = origin
         self.outbox = outbox
@@ -93,9 +108,25 @@ class NodeReporter:
         self.pump = pump
         self.state_interval_s = state_interval_s
         self.publish_positions = publish_positions
+        self.coverage = coverage
         self.encode_errors = 0
         self._throttles: dict[str, StateThrottle] = {}
+        self._floor_throttle = StateThrottle(state_interval_s)
         self._lock = threading.Lock()
+        self.fusion: FusionMode = "camera"
+        self.floor: NodeFloor | None = None
+        self.set_fusion(fusion, floor)
+
+    def set_fusion(self, fusion: FusionMode, floor: NodeFloor | None) -> None:
+        """How the cameras are counted from now on (after a config push, a new floor).
+
+        Raises:
+            ValueError: mode `node` without a floor.
+        """
+        if fusion == "node" and floor is None:
+            raise ValueError("fusion mode node needs the node's floor")
+        self.fusion, self.floor = fusion, floor
+        self._floor_throttle.force()
 
     def _throttle(self, camera: str) -> StateThrottle:
         with self._lock:
@@ -107,23 +138,43 @@ class NodeReporter:
         with self._lock:
             for throttle in self._throttles.values():
                 throttle.force()
+            self._floor_throttle.force()
 
-    def _enqueue(self, camera: str, what: str, build: Callable[[int], bytes]) -> None:
-        topic = camera_topic(self.origin.site, camera, "events")
+    def _enqueue(self, who: str, what: str, build: Callable[[int], bytes], topic: str | None = None) -> None:
+        topic = topic or camera_topic(self.origin.site, who, "events")
         try:
             self.outbox.enqueue(topic, build)
         except OutboxError as exc:
-            log.error("%s: %s event lost: %s", camera, what, exc)
+            log.error("%s: %s event lost: %s", who, what, exc)
             return
         except ValueError as exc:  # a value the contract refuses (pydantic.ValidationError)
             self.encode_errors += 1
             log.error(
-                "%s: cannot encode a %s event (%s); it is dropped", camera, what, " ".join(str(exc).split())
+                "%s: cannot encode a %s event (%s); it is dropped", who, what, " ".join(str(exc).split())
             )
             return
         self.pump.wake()
 
     def frame_processed(self, camera: str, frame: Frame, state: HallState) -> None:
+        if self.coverage is not None:
+            height, width = frame.image.shape[:2]
+            self.coverage.learn(camera, (width, height))
+        fusion, floor = self.fusion, self.floor
+        if fusion == "node" and floor is not None:
+            fused = floor.add(camera, frame.captured_at.timestamp(), state)
+            if fused is not None:
+                self._floor_step(fused, floor.cameras)
+            return
+        if fusion == "camera":
+            self._camera_frame(camera, frame, state)
+        if (self.publish_positions or fusion == "server") and self.publisher.connected:
+            positions = camera_positions(self.origin, state, seq=self.outbox.next_seq(), ts=frame.captured_at)
+            self.publisher.publish_if_connected(
+                camera_topic(self.origin.site, camera, "positions"), positions.to_json()
+            )
+
+    def _camera_frame(self, camera: str, frame: Frame, state: HallState) -> None:
+        """Fusion mode `camera`: the camera's own events and state."""
         for event in state.events:
             self._enqueue(
                 camera,
@@ -132,21 +183,45 @@ class NodeReporter:
                     self._event_json, camera, event, event_time(event, state, frame.captured_at)
                 ),
             )
-        if not self.publisher.connected:
-            return
-        if self._throttle(camera).should_send(state_key(state), time.monotonic()):
+        if self.publisher.connected and self._throttle(camera).should_send(
+            state_key(state), time.monotonic()
+        ):
             payload = camera_state(self.origin, state, seq=self.outbox.next_seq(), ts=frame.captured_at)
             self.publisher.publish_if_connected(
                 camera_topic(self.origin.site, camera, "state"), payload.to_json(), retain=True
             )
-        if self.publish_positions:
-            positions = camera_positions(self.origin, state, seq=self.outbox.next_seq(), ts=frame.captured_at)
+
+    def _floor_step(self, state: HallState, cameras: tuple[str, ...]) -> None:
+        """Fusion mode `node`: one step of the fused floor: its events, state and positions."""
+        site, node = self.origin.site, self.origin.node
+        events_topic = node_topic(site, node, "floor_events")
+        for event in state.events:
+            self._enqueue(
+                "floor",
+                event.type,
+                functools.partial(self._floor_event_json, event),
+                topic=events_topic,
+            )
+        if not self.publisher.connected:
+            return
+        with self._lock:
+            send = self._floor_throttle.should_send(state_key(state), time.monotonic())
+        if send:
+            payload = floor_state(self.origin, state, cameras, seq=self.outbox.next_seq())
             self.publisher.publish_if_connected(
-                camera_topic(self.origin.site, camera, "positions"), positions.to_json()
+                node_topic(site, node, "floor"), payload.to_json(), retain=True
+            )
+        if self.publish_positions:
+            positions = floor_positions(self.origin, state, seq=self.outbox.next_seq())
+            self.publisher.publish_if_connected(
+                node_topic(site, node, "floor_positions"), positions.to_json()
             )
 
     def _event_json(self, camera: str, event: HallEvent, ts: datetime, seq: int) -> bytes:
         return camera_event(self.origin, camera, event, seq=seq, ts=ts).to_json()
+
+    def _floor_event_json(self, event: HallEvent, seq: int) -> bytes:
+        return floor_event(self.origin, event, seq=seq).to_json()
 
     def camera_lost(self, camera: str, reason: str) -> None:
         ts = _utc_now()
@@ -205,6 +280,7 @@ class EdgeNode:
         self.pump: OutboxPump
         self.reporter: NodeReporter
         self.snapshots: SnapshotResponder
+        self.coverage = CameraCoverage(config, on_new=lambda _camera: self._control.put(("layout", None)))
 
     # ------------------------------------------------------------------------------------ topics
     def _node_topic(self, kind: NodeTopicKind) -> str:
@@ -260,12 +336,16 @@ class EdgeNode:
             self.pump,
             state_interval_s=cfg.node.state_interval_s,
             publish_positions=cfg.mqtt.publish_positions,
+            fusion=cfg.fusion_mode,
+            floor=self._floor(cfg),
+            coverage=self.coverage,
         )
         log.info(
-            "node %s of site %s: %d camera(s); outbox %s (%d events waiting)",
+            "node %s of site %s: %d camera(s), counted %s; outbox %s (%d events waiting)",
             cfg.node.id,
             cfg.site,
             len(cfg.cameras),
+            _FUSION_WORDS[cfg.fusion_mode],
             cfg.outbox.path,
             self.outbox.depth,
         )
@@ -275,6 +355,9 @@ class EdgeNode:
             self._start_worker(cam, processors[cam.id])
         self._health_thread = threading.Thread(target=self._health_loop, name="health", daemon=True)
         self._health_thread.start()
+
+    def _floor(self, config: NodeConfig) -> NodeFloor | None:
+        return NodeFloor(config, self.coverage) if config.fusion_mode == "node" else None
 
     def _start_worker(self, camera: CameraConfig, processor: FrameProcessor) -> None:
         feed = CameraFeed(
@@ -312,6 +395,8 @@ class EdgeNode:
                     self.handle_config_push(data)
                 if kind == "snapshot" and isinstance(data, bytes):
                     self.handle_snapshot_request(data)
+                if kind == "layout" and self.publisher.connected:
+                    self._publish_layout()  # a camera's coverage became known
         finally:
             self.shutdown()
         return self._exit_code
@@ -352,7 +437,11 @@ class EdgeNode:
 
     def _publish_layout(self) -> None:
         layout = node_layout(
-            self.config, seq=self.outbox.next_seq(), ts=_utc_now(), config_id=self.applied_config_id
+            self.config,
+            seq=self.outbox.next_seq(),
+            ts=_utc_now(),
+            config_id=self.applied_config_id,
+            coverage=self.coverage.known(),
         )
         self.publisher.publish(self._node_topic("layout"), layout.to_json(), qos=1, retain=True)
 
@@ -436,9 +525,12 @@ class EdgeNode:
         restart, rebuild, everything = changed_cameras(self.config, new)
         targets = {c.id for c in new.cameras} if everything else restart | rebuild
         processors = {cam_id: self._factory(new, cam_id) for cam_id in sorted(targets)}
+        floor = self._floor(new)  # before anything changes: it raises for a config it cannot use
         if self.config_path is not None:
             write_config_file(self.config_path, new, keys)
         self.config = new
+        self.coverage.reset(new, targets)
+        self.reporter.set_fusion(new.fusion_mode, floor)
         for cam in new.cameras:
             if cam.id in restart:
                 old = self.workers.pop(cam.id, None)
@@ -464,6 +556,13 @@ class EdgeNode:
         if push_id is not None:
             self._rejected_ids.add(push_id)
         log.warning("refused a config push%s: %s", f" ({push_id})" if push_id else "", reason)
+
+
+_FUSION_WORDS: dict[FusionMode, str] = {
+    "camera": "camera by camera",
+    "node": "on one floor fused here",
+    "server": "on a floor the server fuses (positions published)",
+}
 
 
 def _describe_changes(restarted: set[str], rebuilt: set[str]) -> str:

@@ -163,8 +163,10 @@ def node_config(
     mqtt_settings: dict[str, Any] | None = None,
     outbox: dict[str, Any] | None = None,
     zones: list[dict[str, Any]] | None = None,
+    fusion: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """A node file; ``fusion`` sets `fusion.mode` (by default a node of two cameras fuses them)."""
+    return ({"fusion": {"mode": fusion}} if fusion is not None else {}) | {
         "site": site,
         "cameras": cameras,
         "zones": zones

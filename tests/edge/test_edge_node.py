@@ -100,6 +100,7 @@ def test_node_publishes_what_the_contract_says_and_never_an_image(
         port=shared_broker_port,
         cameras=cams,
         mqtt_settings={"publish_positions": True},
+        fusion="camera",  # each camera's own state and events (test_edge_floor.py: the fused floor)
     )
     cap = capture(shared_broker_port, f"hallwatch/{site}/#")
     retained_cleanup.append(cap)
@@ -230,7 +231,8 @@ def test_one_dead_camera_never_stalls_the_others(
     video = make_video(tmp_path / "v.avi", frames=30, fps=30.0)
     dead = f"http://127.0.0.1:{free_port()}/stream.mjpg"
     cams = [camera_entry("alive", str(video), fps=10.0, loop=True), camera_entry("dead", dead, fps=10.0)]
-    cfg = node_config(tmp_path, site=site, node=node_id, port=broker.port, cameras=cams)
+    # Each camera on its own (two unrelated scripted views): the pace of each camera's events shows.
+    cfg = node_config(tmp_path, site=site, node=node_id, port=broker.port, cameras=cams, fusion="camera")
     cap = capture(broker.port, f"hallwatch/{site}/#")
     with running_node(tmp_path, cfg):
         assert cap.wait_for(lambda ms: any(_is_event(m, "dead", "camera_lost") for m in ms), 10.0)

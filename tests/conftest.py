@@ -17,9 +17,6 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.setdefault("YOLO_VERBOSE", "false")
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 # Markers, so that `make test-fast` (-m "not slow and not browser and not services") keeps the tests
 # that need nothing running: tests that use these fixtures need the running Mosquitto or PostgreSQL,

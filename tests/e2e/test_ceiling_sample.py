@@ -11,7 +11,7 @@ import json
 import cv2
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
+from support.paths import SHARED_DATA
 
 from models.loader import load_detector
 from vision.accuracy import score_image_points

@@ -21,13 +21,13 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 import yaml
-from conftest import Pages, SitePool
 from paho.mqtt.enums import CallbackAPIVersion
 from PIL import Image
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import EdgeProcess, ServerProcess
 from support.processes import SHARED_BROKER, unique, wait_until
 from test_web_layout import SMALL, UNNAMED
+from web_fixtures import Pages, SitePool
 from web_support import DOCS_IMG
 
 from edge import scene

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import Pages
 from playwright.sync_api import expect
 from support.contract import Node
 from support.hallwatch_processes import ServerProcess
 from support.mqtt import Publisher
 from support.processes import unique, wait_until
+from web_fixtures import Pages
 from web_support import WEB_SERVER_ENV
 
 from hallwatch.contract import camera_topic

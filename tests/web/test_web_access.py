@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import Pages
 from playwright.sync_api import expect
 from support.hallwatch_processes import ServerProcess
+from web_fixtures import Pages
 
 import server.app  # noqa: F401  (every page module registers its pages on import)
 from server.auth.roles import ROLES

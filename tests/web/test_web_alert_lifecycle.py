@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
 from support.processes import unique
+from web_fixtures import Pages, wait_for_layout
 from web_support import WEB_SERVER_ENV, Hall, hall_zones
 
 pytestmark = pytest.mark.browser

@@ -5,9 +5,9 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Pages
 from playwright.sync_api import Route, expect
 from support.hallwatch_processes import ServerProcess
+from web_fixtures import Pages
 
 pytestmark = pytest.mark.browser
 

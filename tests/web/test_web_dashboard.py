@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
 from support.processes import wait_until
+from web_fixtures import Pages, wait_for_layout
 from web_support import TIMEZONE, Hall, hourly_states, utc_now
 
 pytestmark = pytest.mark.browser

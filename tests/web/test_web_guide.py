@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 
 import pytest
-from conftest import Pages, wait_for_layout
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
+from web_fixtures import Pages, wait_for_layout
 from web_support import ARTIFACTS, Hall
 
 pytestmark = pytest.mark.browser

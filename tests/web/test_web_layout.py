@@ -7,9 +7,9 @@ import re
 from collections.abc import Callable
 
 import pytest
-from conftest import VIEWPORTS, Pages, wait_for_layout
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
+from web_fixtures import VIEWPORTS, Pages, wait_for_layout
 from web_support import Hall
 
 pytestmark = pytest.mark.browser

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import Pages, wait_for_layout
 from playwright.sync_api import WebSocketRoute, expect
 from support.hallwatch_processes import ServerProcess
 from support.processes import unique, wait_until
+from web_fixtures import Pages, wait_for_layout
 from web_support import Hall
 
 pytestmark = pytest.mark.browser

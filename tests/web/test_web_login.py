@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Pages, login_through_form
 from playwright.sync_api import Page, expect
+from web_fixtures import Pages, login_through_form
 
 import server.app  # noqa: F401  (imports every page module, so the navigation registry is complete)
 from server.web.nav import home_path, nav_for

@@ -8,10 +8,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Pages, wait_for_layout
 from playwright.sync_api import expect
 from support.hallwatch_processes import ServerProcess
 from support.processes import wait_until
+from web_fixtures import Pages, wait_for_layout
 from web_support import ARTIFACTS, TIMEZONE, Hall, utc_now
 
 pytestmark = pytest.mark.browser

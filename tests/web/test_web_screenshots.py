@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from conftest import Pages, SitePool, viewport_name, wait_for_layout
 from hall_scenario import _crowd, publish_now, publish_week
 from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
 from support.processes import wait_until
+from web_fixtures import Pages, SitePool, viewport_name, wait_for_layout
 from web_support import DOCS_IMG, TIMEZONE, Hall, utc_now
 
 pytestmark = pytest.mark.browser

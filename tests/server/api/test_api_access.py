@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Api
+from api_fixtures import Api
 from server_support import SECRET
 
 from server.auth.tokens import issue_token

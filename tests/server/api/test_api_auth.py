@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conftest import Api
+from api_fixtures import Api
 from server_support import now
 
 from server.auth.passwords import hash_password

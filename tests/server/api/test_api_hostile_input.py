@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import Api
+from api_fixtures import Api
 from fastapi.testclient import TestClient
 from server_support import SECRET, make_settings
 from support.contract import Node

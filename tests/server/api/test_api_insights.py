@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import Api
+from api_fixtures import Api
 from support.contract import Node
 
 from server.alerts.engine import layout_zones

@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import Api
+from api_fixtures import Api
 from support.contract import Node
 
 from server.alerts.engine import layout_zones

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import Api
+from api_fixtures import Api
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode

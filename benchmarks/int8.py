@@ -1,7 +1,9 @@
 """INT8 against FP32, side by side in one run: speed, and accuracy where it can be measured.
 
-- Speed: the same frames of vtest.avi through both detectors, rounds interleaved; frames/s (best
-  round) and CPU time per frame (median; less sensitive to other work on a shared machine).
+- Speed: OpenVINO alone on a prepared tensor (at the precision the CPU plugin picks by default,
+  BF16 on CPUs with AMX, and at FP32 forced); then the same frames of vtest.avi through both
+  detectors, rounds interleaved: frames/s (best round) and CPU time per frame (median; less
+  sensitive to other work on a shared machine).
 - The real ceiling fisheye sample (../shared/data, image space): person precision and recall of
   the head anchor (`vision.accuracy.score_image_points`).
 - Generated scenes with floor truth (`edge/scene.py`: people cut from bus.jpg pasted on a floor
@@ -70,6 +72,35 @@ def speed(
             fps[name].append(len(frames) / (time.perf_counter() - wall))
             cpu[name].append(1000 * (time.process_time() - used) / len(frames))
     return {name: (max(fps[name]), float(np.median(cpu[name]))) for name in detectors}
+
+
+def raw_inference(folders: dict[str, Path], shape: tuple[int, int], repeats: int = 20) -> None:
+    """OpenVINO alone on a prepared tensor: each model at the precision the CPU plugin picks by
+    default (BF16 on CPUs with AMX), and at FP32 forced."""
+    import openvino as ov
+
+    core = ov.Core()
+    tensor = np.random.default_rng(0).random((1, 3, *shape), dtype=np.float32)
+    print(f"raw OpenVINO inference, input {shape[1]}x{shape[0]}, {repeats} runs (median of CPU ms per run):")
+    for name, folder in folders.items():
+        (xml,) = folder.glob("*.xml")
+        model = core.read_model(xml)
+        model.reshape([1, 3, *shape])
+        for hint in ({}, {"INFERENCE_PRECISION_HINT": "f32"}):
+            compiled = core.compile_model(model, "CPU", {"PERFORMANCE_HINT": "LATENCY", **hint})
+            request = compiled.create_infer_request()
+            for _ in range(3):
+                request.infer({0: tensor})
+            cpu, wall = [], []
+            for _ in range(repeats):
+                started, used = time.perf_counter(), time.process_time()
+                request.infer({0: tensor})
+                wall.append(1000 * (time.perf_counter() - started))
+                cpu.append(1000 * (time.process_time() - used))
+            precision = compiled.get_property("INFERENCE_PRECISION_HINT")
+            print(
+                f"  {name}, runs in {precision}: {np.median(cpu):.1f} CPU ms, {np.median(wall):.1f} ms wall"
+            )
 
 
 def ceiling(detector: PersonDetector) -> tuple[float, float] | None:
@@ -144,6 +175,10 @@ def main() -> None:
         ),
     }
     frames = load_frames(benchmark_video(args.frames), args.frames)
+    height, width = frames[0].shape[:2]
+    scale = args.imgsz / max(height, width)
+    shape = (int(np.ceil(height * scale / 32) * 32), int(np.ceil(width * scale / 32) * 32))
+    raw_inference({"fp32": detectors["fp32"].weights, "int8": detectors["int8"].weights}, shape)
     for detector in detectors.values():
         detector.warm_up(frames[0].shape[:2])
     print(f"CPU: {cpu_flags()}; yolo11n-pose OpenVINO imgsz {args.imgsz}")

@@ -148,11 +148,7 @@ def cli(
             raise click.ClickException(str(exc)) from None
 
     _print_summary(summary, size, processor.detector.backend)
-    if summary_json is not None:
-        try:
-            summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
-        except OSError as exc:
-            raise click.ClickException(f"{summary_json}: cannot write there ({exc.strerror})") from None
+    _write_summary(summary, summary_json)
 
 
 def _replay_site(
@@ -229,11 +225,16 @@ def _replay_site(
         except VideoError as exc:
             raise click.ClickException(str(exc)) from None
     _print_summary(summary, size, detector.backend)
-    if summary_json is not None:
-        try:
-            summary_json.write_text(json.dumps(summary.as_dict(), indent=2))
-        except OSError as exc:
-            raise click.ClickException(f"{summary_json}: cannot write there ({exc.strerror})") from None
+    _write_summary(summary, summary_json)
+
+
+def _write_summary(summary: ReplaySummary, path: Path | None) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(json.dumps(summary.as_dict(), indent=2))
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write there ({exc.strerror})") from None
 
 
 def _detector_config(base: DetectorConfig, *, imgsz: int | None, backend: str | None) -> DetectorConfig:

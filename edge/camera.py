@@ -12,10 +12,13 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from edge.health import CameraPeriod, CameraStats
-from edge.snapshot import LatestFrame, person_boxes
+from edge.snapshot import LatestFrame, RecentTracks
 from edge.sources import CameraFeed, Frame
 from vision.config import CameraConfig
+from vision.detections import Detections
 from vision.state import HallState
 
 if TYPE_CHECKING:
@@ -56,6 +59,7 @@ class CameraWorker:
         self._stop = threading.Event()
         self._lost = False
         self._latest: LatestFrame | None = None
+        self._recent = RecentTracks()  # for snapshots: boxes of the last seconds' tracks
         self._thread = threading.Thread(target=self._run, name=f"camera-{camera.id}", daemon=True)
 
     @property
@@ -85,6 +89,16 @@ class CameraWorker:
     def replace_processor(self, processor: FrameProcessor) -> None:
         with self._lock:
             self._processor = processor
+
+    def _latest_of(self, frame: Frame, processor: FrameProcessor, tracked: Detections | None) -> LatestFrame:
+        boxes = None
+        if tracked is not None:
+            self._recent.update(frame.t_s, tracked.boxes_xyxy.astype(np.float64), tracked.track_ids)
+            boxes = self._recent.boxes()
+        # A processor with a detector (CameraProcessor) also looks for people at full resolution
+        # when a snapshot is taken; a scripted one has none.
+        find = getattr(processor, "find_all_people", None)
+        return LatestFrame(frame.image, frame.captured_at, boxes, find if callable(find) else None)
 
     def take_period(self) -> CameraPeriod:
         status = self.feed.status()
@@ -134,7 +148,7 @@ class CameraWorker:
                     )
                 continue
             self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
-            self._latest = LatestFrame(frame.image, frame.captured_at, person_boxes(result.tracked))
+            self._latest = self._latest_of(frame, processor, result.tracked)
             try:
                 self._sink.frame_processed(self.camera.id, frame, result.state)
             except Exception:

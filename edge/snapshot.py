@@ -6,12 +6,14 @@ camera's latest processed frame, blurs the people in it when asked, downscales i
 `MAX_SNAPSHOT_SIDE_PX` on each side and encodes it as a JPEG of at most `MAX_SNAPSHOT_JPEG_BYTES`.
 Nothing else on a node encodes images, and nothing is sent without a request.
 
-Blurring, when `blur` is asked for:
-- ``people``: the boxes of the people the pipeline tracked in that very frame (the processor's
-  `FrameResult.tracked` detections), each grown by `BOX_MARGIN` and pixelated beyond recognition. Someone
-  the detector did not find in that frame is not blurred.
-- ``frame``: when the processor gives no person boxes (a processor without detections), the whole
-  picture is blurred: faces become unrecognisable, floor marks stay visible.
+Blurring, when `blur` is asked for (the default; ops must untick it to get a sharp picture):
+- ``people``: everyone the camera's detector finds in that frame at the frame's full resolution
+  with a low score floor (`vision.privacy.find_people`: whole frame and full-resolution tiles),
+  together with every box the node's tracks held in the last `TRACK_MEMORY_S` seconds (someone the
+  detector misses in that frame but saw a moment ago), merged so that each person counts once
+  (`people_blurred` is that count), each grown by `BOX_MARGIN` and pixelated beyond recognition.
+- ``frame``: when the node has neither a detector nor person boxes (a scripted processor), the
+  whole picture is blurred: faces become unrecognisable, floor marks stay visible.
 
 Example:
     >>> responder = SnapshotResponder(origin, latest_frame=lambda cam: None, cameras=lambda: ["cam-1"],
@@ -43,11 +45,15 @@ from hallwatch.contract import (
     parse_snapshot_request,
 )
 from vision.detections import Detections
+from vision.privacy import merge_boxes
 
 log = logging.getLogger(__name__)
 
 #: Each person box is grown by this fraction of its size on every side before it is blurred.
 BOX_MARGIN = 0.2
+#: A track's box is blurred for this long after it was last seen (people the detector misses for a
+#: frame or two, while walking behind someone).
+TRACK_MEMORY_S = 2.0
 #: JPEG qualities tried in turn until the picture fits `MAX_SNAPSHOT_JPEG_BYTES`.
 JPEG_QUALITIES = (85, 70, 55, 40)
 
@@ -66,12 +72,16 @@ class LatestFrame:
     Attributes:
         image: `(h, w, 3)` uint8 BGR, as the camera delivered it.
         captured_at: UTC capture time.
-        person_boxes: `(n, 4)` x1 y1 x2 y2 in image pixels, or None when the processor gives none.
+        person_boxes: `(n, 4)` x1 y1 x2 y2 in image pixels (the tracks' boxes of this frame and the
+            last `TRACK_MEMORY_S`), or None when the processor gives none.
+        find_people: the camera's detector pass for a snapshot (`vision.privacy.find_people` on a
+            frame), or None when the camera has no detector (a scripted processor).
     """
 
     image: NDArray[np.uint8]
     captured_at: datetime
     person_boxes: NDArray[np.float64] | None
+    find_people: Callable[[NDArray[np.uint8]], NDArray[np.float64]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +106,80 @@ def person_boxes(tracked: Detections | None) -> NDArray[np.float64] | None:
     return np.asarray(tracked.boxes_xyxy, np.float64).reshape(-1, 4).copy()
 
 
+class RecentTracks:
+    """The latest box of every track seen in the last `TRACK_MEMORY_S` seconds of frame time.
+
+    Example:
+        >>> recent = RecentTracks()
+        >>> recent.update(0.0, np.array([[0, 0, 10, 20.0]]), np.array([7]))
+        >>> recent.update(1.0, np.zeros((0, 4)), np.zeros(0, np.int64))
+        >>> recent.boxes().tolist()
+        [[0.0, 0.0, 10.0, 20.0]]
+        >>> recent.update(2.5, np.zeros((0, 4)), np.zeros(0, np.int64))
+        >>> len(recent.boxes())
+        0
+    """
+
+    def __init__(self, memory_s: float = TRACK_MEMORY_S) -> None:
+        self.memory_s = memory_s
+        self._last: dict[int, tuple[float, NDArray[np.float64]]] = {}
+        self._untracked: NDArray[np.float64] = np.zeros((0, 4))
+
+    def update(self, t_s: float, boxes: NDArray[np.float64], track_ids: NDArray[np.int64]) -> None:
+        """One frame's tracked boxes at frame time ``t_s`` (ids < 0: untracked, kept for this frame)."""
+        boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+        ids = np.asarray(track_ids).reshape(-1)
+        for box, track in zip(boxes, ids, strict=True):
+            if track >= 0:
+                self._last[int(track)] = (t_s, box.copy())
+        self._untracked = boxes[ids < 0].copy()
+        for held, (seen, _) in list(self._last.items()):
+            if t_s - seen > self.memory_s:
+                del self._last[held]
+
+    def boxes(self) -> NDArray[np.float64]:
+        held = [box for _, box in self._last.values()]
+        return np.concatenate([np.asarray(held, np.float64).reshape(-1, 4), self._untracked])
+
+
+def privacy_boxes(
+    tracked: NDArray[np.float64] | None, found: NDArray[np.float64] | None
+) -> NDArray[np.float64] | None:
+    """The tracks' boxes and the detector's, one box per person (None: neither is known).
+
+    Example:
+        >>> tracked, found = np.array([[0, 0, 10, 20.0]]), np.array([[1, 1, 10, 21.0], [40, 0, 50, 20]])
+        >>> privacy_boxes(tracked, found).tolist()
+        [[0.0, 0.0, 10.0, 21.0], [40.0, 0.0, 50.0, 20.0]]
+        >>> privacy_boxes(None, None) is None
+        True
+    """
+    known = [np.asarray(b, np.float64).reshape(-1, 4) for b in (tracked, found) if b is not None]
+    return merge_boxes(np.concatenate(known)) if known else None
+
+
 def _fit(width: int, height: int, max_side: int) -> tuple[int, int]:
     scale = min(1.0, max_side / width, max_side / height)
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def blurred_regions(boxes: NDArray[np.float64], width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """The rectangles `blur_boxes` pixelates: each box grown by `BOX_MARGIN`, clipped to the image.
+
+    Example:
+        >>> blurred_regions(np.array([[10.0, 10.0, 20.0, 30.0]]), 100, 100)
+        [(8, 6, 22, 34)]
+    """
+    regions = []
+    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
+        if not np.all(np.isfinite([x1, y1, x2, y2])):
+            continue
+        mx, my = (x2 - x1) * BOX_MARGIN, (y2 - y1) * BOX_MARGIN
+        left, top = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
+        right, bottom = min(width, int(np.ceil(x2 + mx))), min(height, int(np.ceil(y2 + my)))
+        if right - left >= 2 and bottom - top >= 2:
+            regions.append((left, top, right, bottom))
+    return regions
 
 
 def blur_boxes(image: NDArray[np.uint8], boxes: NDArray[np.float64]) -> NDArray[np.uint8]:
@@ -112,14 +193,7 @@ def blur_boxes(image: NDArray[np.uint8], boxes: NDArray[np.float64]) -> NDArray[
     """
     out = image.copy()
     h, w = image.shape[:2]
-    for x1, y1, x2, y2 in np.asarray(boxes, np.float64).reshape(-1, 4):
-        if not np.all(np.isfinite([x1, y1, x2, y2])):
-            continue
-        mx, my = (x2 - x1) * BOX_MARGIN, (y2 - y1) * BOX_MARGIN
-        left, top = max(0, int(np.floor(x1 - mx))), max(0, int(np.floor(y1 - my)))
-        right, bottom = min(w, int(np.ceil(x2 + mx))), min(h, int(np.ceil(y2 + my)))
-        if right - left < 2 or bottom - top < 2:
-            continue
+    for left, top, right, bottom in blurred_regions(boxes, w, h):
         region = out[top:bottom, left:right]
         # About 6 blocks across a person: no face, no clothing pattern survives.
         blocks_x = max(1, (right - left) // max(4, (right - left) // 6))
@@ -251,6 +325,15 @@ class SnapshotResponder:
                 now,
                 f"camera {request.camera} has not delivered a frame yet (is it connected?); "
                 "try again in a few seconds",
+            )
+        if request.blur:
+            latest = LatestFrame(
+                latest.image,
+                latest.captured_at,
+                privacy_boxes(
+                    latest.person_boxes,
+                    latest.find_people(latest.image) if latest.find_people is not None else None,
+                ),
             )
         try:
             encoded = encode_snapshot(latest, blur=request.blur)

@@ -46,13 +46,18 @@ class PersonDetector:
         self._model = YOLO(str(weights), task="pose")
         self._lock = threading.Lock()
 
-    def detect(self, image_bgr: NDArray[np.uint8]) -> Detections:
-        """People in one BGR frame, scores down to `LOW_SCORE_FLOOR` (the tracker keeps the confident)."""
+    def detect(self, image_bgr: NDArray[np.uint8], min_score: float | None = None) -> Detections:
+        """People in one BGR frame, scores down to `LOW_SCORE_FLOOR` (the tracker keeps the confident).
+
+        Args:
+            min_score: report detections down to this score instead (privacy passes go lower).
+        """
+        floor = min(self.confidence, LOW_SCORE_FLOOR) if min_score is None else min_score
         with self._lock:
             results = self._model.predict(
                 image_bgr,
                 imgsz=self.imgsz,
-                conf=min(self.confidence, LOW_SCORE_FLOOR),
+                conf=floor,
                 classes=[PERSON_CLASS],
                 device="cpu",
                 verbose=False,

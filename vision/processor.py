@@ -13,6 +13,7 @@ from vision.config import HallConfig
 from vision.detections import Detections
 from vision.detector import PersonDetector
 from vision.pipeline import HallPipeline
+from vision.privacy import find_people
 from vision.state import HallState
 from vision.tracking import PersonTracker
 
@@ -87,6 +88,11 @@ class CameraProcessor:
             calibration = calibration_from_config(camera.calibration)
         tracker = PersonTracker(hall.tracking, confidence=camera.detector.confidence)
         return cls(camera_id, detector, tracker, HallPipeline(hall, camera_id, calibration))
+
+    def find_all_people(self, image_bgr: NDArray[np.uint8]) -> NDArray[np.float64]:
+        """Every person the camera's detector finds in a frame, for a snapshot's blur: the whole frame
+        and full-resolution tiles, a low score floor (`vision.privacy.find_people`); `(n, 4)` pixels."""
+        return find_people(self.detector.detect, image_bgr, tile_px=self.detector.imgsz)
 
     def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
         tracked = self.tracker.update(self.detector.detect(image_bgr))

@@ -138,7 +138,9 @@ def _answered(answer: StoredSnapshot) -> SnapshotStatusOut:
             **common, status="failed", message=f"node {answer.node}: {answer.error}", error=answer.error
         )
     blur = {
-        "people": f"{answer.people_blurred or 0} people blurred",
+        # Regions, not a head count: the node blurs everything its detector finds at a low score
+        # (issue 13), so some regions may hold no one; saying "N people" would overstate it.
+        "people": f"{answer.people_blurred or 0} places where someone may be blurred",
         "frame": "whole picture blurred (the node had no person boxes)",
     }.get(answer.blur_method or "", "not blurred")
     return SnapshotStatusOut(

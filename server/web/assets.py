@@ -1,7 +1,7 @@
 """Where the static files are, and whether the npm-installed vendor files are there.
 
-The vendor files (uPlot; Swagger UI for /api/docs) are not in git: ``make web`` installs them with ``npm ci`` from
-``web/package-lock.json`` and copies them into ``static/vendor/``. Pages that need them answer
+The vendor files (uPlot; Swagger UI for /api/docs) are not in git: ``make web`` installs them with
+``npm ci`` from ``web/package-lock.json`` and copies them into ``static/vendor/``. Pages that need them answer
 503 with "run make web" while they are missing, and the server logs it once at start.
 """
 

@@ -267,3 +267,31 @@ def test_unknown_camera_or_no_frame_yet_get_an_error_in_words_without_a_picture(
     assert waiting is not None and waiting.jpeg_base64 is None
     assert waiting.error is not None and "has not delivered a frame yet" in waiting.error
     assert r.sent == 0
+
+
+def test_a_snapshot_blurs_whom_the_detector_finds_as_well_as_the_tracks() -> None:
+    """Issue 13: the tracks missed someone; the snapshot's own detector pass did not."""
+    image = scene()
+    image[40:200, 400:460] = np.random.default_rng(2).integers(0, 256, (160, 60, 3), dtype=np.uint8)
+    tracks = np.array([[100.0, 40.0, 160.0, 200.0]])
+    found = np.array([[101.0, 42.0, 160.0, 199.0], [400.0, 40.0, 460.0, 200.0]])  # the same one, and another
+    asked: list[tuple[int, ...]] = []
+
+    def find_people(frame: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        asked.append(frame.shape)
+        return found
+
+    frame = LatestFrame(image, NOW, tracks, find_people)
+    payload = request(blur=True).model_dump_json().encode()
+    reply = responder({"cam-1": frame}).answer(REQUEST_TOPIC, payload)
+    assert reply is not None and asked == [image.shape]  # at the frame's full resolution
+    assert (reply.blur_method, reply.people_blurred) == ("people", 2)  # each person once
+    jpeg = np.frombuffer(base64.b64decode(reply.jpeg_base64 or ""), np.uint8)
+    picture = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+    assert (
+        cv2.Laplacian(picture[60:180, 410:450], cv2.CV_64F).var()
+        < 0.2 * cv2.Laplacian(image[60:180, 410:450], cv2.CV_64F).var()
+    )
+    # not asked to blur: no detector pass, nothing blurred
+    sharp = responder({"cam-1": frame}).answer(REQUEST_TOPIC, request(blur=False).model_dump_json().encode())
+    assert sharp is not None and sharp.blur_method is None and asked == [image.shape]

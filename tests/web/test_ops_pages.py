@@ -202,7 +202,9 @@ def test_calibration_round_trips_a_saved_config_to_the_node(
     expect(page.locator("#calib-camera")).to_have_value(CAMERA)
     expect(page.locator("#points-body tr")).to_have_count(6)  # the node's current calibration
     take_snapshot(page)
-    expect(page.locator("#snapshot-status")).to_contain_text(re.compile(r"\d+ people blurred"))
+    expect(page.locator("#snapshot-status")).to_contain_text(
+        re.compile(r"\d+ places? where someone may be blurred")
+    )
     expect(page.locator("#snapshot-status")).to_contain_text("1280×720 px")
     natural = page.locator("#calib-image").evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert natural == [1280, 720]

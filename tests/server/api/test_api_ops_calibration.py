@@ -161,7 +161,7 @@ def test_ops_get_a_blurred_snapshot_from_the_node_and_it_never_reaches_the_datab
     assert status["status"] == "ready", status
     assert (status["frame_width"], status["frame_height"]) == FRAME
     assert (status["blur_method"], status["people_blurred"]) == ("people", 1)
-    assert status["message"] == "picture of cam-1, 320x240, 1 people blurred"
+    assert status["message"] == "picture of cam-1, 320x240, 1 places where someone may be blurred"
     latest = client.get(f"{base(node)}/cameras/cam-1/snapshot", headers=headers).json()
     assert latest["status"] == "ready" and latest["request_id"] == req["request_id"]
     image = client.get(req["image_url"], headers=headers)

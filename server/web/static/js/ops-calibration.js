@@ -156,7 +156,8 @@ async function loadImage(frame, version) {
 function describe(status) {
   const blur =
     status.blur_method === "people"
-      ? `${status.people_blurred ?? 0} ${status.people_blurred === 1 ? "person" : "people"} blurred`
+      ? // regions, not a head count: the node blurs everything its detector finds at a low score
+        `${status.people_blurred ?? 0} ${status.people_blurred === 1 ? "place" : "places"} where someone may be blurred`
       : status.blur_method === "frame"
         ? "whole picture blurred (the node had no person boxes)"
         : "not blurred";
@@ -206,6 +207,8 @@ async function takeSnapshot() {
     if (error.status !== 401) showStatus(els.snapshotStatus, "error", `No snapshot: ${error.message}`);
   } finally {
     els.snapshot.disabled = false;
+    // A sharp picture is one-off: the next one is blurred again unless ops untick it again.
+    /** @type {HTMLInputElement} */ (els.blur).checked = true;
   }
 }
 

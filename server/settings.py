@@ -156,6 +156,20 @@ class IngestSettings(_Strict):
         le=86_400.0,
         description="/healthz says degraded when a received message waits longer than this to be stored",
     )
+    fusion_max_lag_s: float = Field(
+        default=0.5,
+        ge=0.05,
+        le=10.0,
+        description="a floor the server fuses (nodes with fusion: server) leaves out a camera whose latest "
+        "positions are this much older than the step's (frame times)",
+    )
+    fusion_max_wait_s: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=10.0,
+        description="a step of a floor the server fuses waits at most this long for the other cameras' "
+        "positions of its moment",
+    )
 
 
 class RetentionSettings(_Strict):

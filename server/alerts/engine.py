@@ -66,6 +66,7 @@ class CameraCounts:
     zones: Mapping[str, int]
     violations: int
     now: float
+    uncovered: tuple[str, ...] = ()  # zones a fused floor says it does not see now: no count from it
 
 
 @dataclass(slots=True)
@@ -176,6 +177,10 @@ class AlertEngine:
                 site_zones.counts.setdefault(zone, {})[state.camera] = (count, state.now)
                 key = (state.site, zone)
                 touched[key] = max(state.now, touched.get(key, state.now))
+            for zone in state.uncovered:
+                if site_zones.counts.get(zone, {}).pop(state.camera, None) is not None:
+                    key = (state.site, zone)
+                    touched[key] = max(state.now, touched.get(key, state.now))
             if state.violations == 0 and self._pairs:
                 for pair_key, (_subject, started_ts) in list(self._pairs.items()):
                     if pair_key[0] == state.site and pair_key[1] == state.camera and started_ts <= state.ts:

@@ -20,12 +20,13 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Response, status
 from numpy.typing import NDArray
 from pydantic import ValidationError
 
-from hallwatch.contract import LayoutZone, NodeLayout
+from hallwatch.contract import NodeLayout
 from server.api import nodes as nodes_api
 from server.api.params import NAME_PATTERN, NodePath, SitePath
 from server.auth.roles import Permission
 from server.db.tables import Node
 from server.deps import AuthUser, ServicesDep, require
+from server.layouts import zone_config
 from server.schemas.calibration import (
     CalibrationIn,
     CalibrationPointOut,
@@ -102,28 +103,6 @@ def camera_or_404(services: Services, row: Node, camera: str) -> None:
 
 
 # ------------------------------------------------------------------------------ layout → config
-def zone_config(zone: LayoutZone) -> dict[str, Any]:
-    """A layout zone as the node's config writes it (`limit` back to `max_people` or `capacity`)."""
-    data: dict[str, Any] = {"id": zone.id, "kind": zone.kind}
-    if zone.name is not None:
-        data["name"] = zone.name
-    if zone.kind == "entrance":
-        data["line"] = [list(p) for p in zone.line or ()]
-        if zone.inside is not None:
-            data["inside"] = list(zone.inside)
-    else:
-        data["polygon"] = [list(p) for p in zone.polygon]
-    if zone.kind == "queue":
-        data["window"] = zone.window
-    if zone.limit is not None and zone.kind in ("window", "queue"):
-        data["max_people"] = zone.limit
-    if zone.kind == "hall" and zone.limit is not None:
-        data["capacity"] = zone.limit
-    if zone.cameras is not None:
-        data["cameras"] = list(zone.cameras)
-    return data
-
-
 def calibration_config(
     image_points: list[tuple[float, float]] | NDArray[np.float64],
     floor_points: list[tuple[float, float]] | NDArray[np.float64],

@@ -62,6 +62,9 @@ def occupancy(site: SitePath, user: OccupancyReader, services: ServicesDep) -> S
     now = services.clock()
     zones = services.live.zones(site, now)
     cameras = services.live.cameras(site)
+    # A camera or floor that stopped reporting says nothing about pairs now (nor about zones).
+    stale_s = services.settings.alerts.zone_stale_s
+    recent = [c for c in cameras if (now - c.received_at).total_seconds() <= stale_s]
     hall = next((z for z in zones if z.kind == "hall"), None)
     day_start = Buckets(services.settings.zoneinfo).day_start(now)
     counts = services.store.history.event_counts(site, ["person_entered", "person_left"], day_start, now)
@@ -78,7 +81,8 @@ def occupancy(site: SitePath, user: OccupancyReader, services: ServicesDep) -> S
         if hall is not None
         else None,
         cameras=[CameraNowOut.model_validate(c) for c in cameras],
-        violations_now=sum(c.violations for c in cameras),
+        violations_now=sum(c.violations for c in recent),
+        possible_violations_now=sum(c.possible_violations for c in recent),
         entries_today=counts["person_entered"],
         exits_today=counts["person_left"],
     )

@@ -10,7 +10,8 @@ camera to one node itself:
 - a camera no layout names belongs to the first accepted node that sends for it (recorded in the
   cameras table, so replicas and restarts agree);
 - a camera message, a health entry or a snapshot that claims a camera of another node is refused
-  (`foreign_camera`).
+  (`foreign_camera`), and one for a camera named `fused`, the name of the floor the server fuses
+  (`reserved_camera`).
 
 Nodes nobody accepted yet are quarantined (`server.ingest.processor`): their messages are held as a
 candidate for ops, never stored or alerted, unless ``ingest.accept_new_nodes`` is on (demo, tests).
@@ -33,6 +34,7 @@ from hallwatch.contract import (
     NodeSnapshot,
     Payload,
 )
+from server.ingest.fusion import FUSED
 
 log = logging.getLogger(__name__)
 CameraKey = tuple[str, str]  # site, camera
@@ -91,6 +93,8 @@ class Identity:
     def check(self, msg: Payload) -> Refusal | None:
         """None when ``msg``'s node may say what it says; else why not."""
         if isinstance(msg, CameraState | CameraEvent | CameraPositions | NodeSnapshot):
+            if msg.camera == FUSED:
+                return Refusal("reserved_camera", f"camera id {FUSED!r} is the server's fused floor's")
             return self._own_camera(msg.site, msg.node, msg.camera)
         if isinstance(msg, NodeHealth):
             for cam in msg.cameras:

@@ -1,8 +1,11 @@
 """What the hall looks like right now, kept in memory for the API and the live stream.
 
 Written by the ingest thread, read by API threads: every method takes the lock and returns copies.
-A zone's count is the highest fresh count among the cameras that count it (cameras that overlap
-see the same people); with no fresh count its level is ``unknown``.
+A zone's count is the highest fresh count among the sources that count it: cameras counting on their
+own (cameras that overlap see the same people), or a fused floor (a node's, or the server's), which
+counts each person once however many cameras see them; with no fresh count its level is
+``unknown``. A fused floor that says it does not see a zone now (no camera of its step covers it)
+takes its count of that zone back at once.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class CameraNow:
     ts: datetime
     received_at: datetime
     zones: Mapping[str, int] = field(default_factory=dict)
+    possible_violations: int = 0
+    uncovered: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -98,6 +103,10 @@ class LiveState:
                     state.counts.setdefault(zone, {})[cam.camera] = (count, cam.received_at)
                     key = (cam.site, zone)
                     touched[key] = max(cam.received_at, touched.get(key, cam.received_at))
+                for zone in cam.uncovered:
+                    if state.counts.get(zone, {}).pop(cam.camera, None) is not None:
+                        key = (cam.site, zone)
+                        touched[key] = max(cam.received_at, touched.get(key, cam.received_at))
             for (site, zone), at in touched.items():
                 state = self._sites[site]
                 now = self._zone(site, state, zone, at)

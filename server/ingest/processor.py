@@ -17,6 +17,11 @@ their own. Each round the worker:
 4. every ``alert_sync_s`` re-reads alerts changed elsewhere (another replica, a person) and hands
    them to the engine and the live stream, and re-reads the nodes ops accepted.
 
+Fused floors: a node that fuses its cameras publishes its floor (`FloorState`, `FloorEvent`,
+`FloorPositions`), taken like a camera's under the name `fused:NODE`; the positions of nodes that
+leave fusing to the server (their layout says `fusion: server`) go to `server.ingest.fusion`, whose
+steps, taken each round, are the site's floor under the name `fused`.
+
 One bad message never stops the hall: a message that is refused (by the contract or the checks
 above), or whose handling fails in any way, is refused alone. It is counted by reason
 (``hallwatch_ingest_rejected_total``), logged (rate-limited) with its topic and event id, kept in
@@ -31,6 +36,7 @@ import logging
 import re
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +47,9 @@ from hallwatch.contract import (
     CameraEvent,
     CameraPositions,
     CameraState,
+    FloorEvent,
+    FloorPositions,
+    FloorState,
     NodeHealth,
     NodeLayout,
     NodeSnapshot,
@@ -54,6 +63,7 @@ from hallwatch.contract import (
 from server.alerts.engine import AlertEngine, CameraCounts, layout_zones
 from server.alerts.model import AlertAction
 from server.ingest.dedupe import RecentIds
+from server.ingest.fusion import FUSED, FusedStep, ServerFusion, node_floor
 from server.ingest.identity import Identity
 from server.ingest.live_state import CameraNow, LiveState, ZoneNow
 from server.ingest.occupancy import OccupancyAccumulator
@@ -80,6 +90,7 @@ from server.store import Store
 from server.store.alerts import to_snapshot
 from server.store.ingest_writes import CameraFlag, CandidateSeen, DeadLetterRow, IngestBatch
 from server.store.retention import prune
+from vision.state import HallEvent
 
 log = logging.getLogger(__name__)
 
@@ -153,6 +164,9 @@ class IngestProcessor:
             settings.zoneinfo, settings.ingest.max_state_gap_s, settings.ingest.heatmap_cell_m
         )
         self._seen = RecentIds(settings.ingest.dedupe_window)
+        self._fusion = ServerFusion(
+            max_lag_s=settings.ingest.fusion_max_lag_s, max_wait_s=settings.ingest.fusion_max_wait_s
+        )
         self._window = TimeWindow(
             past_s=settings.ingest.clock_window_s,
             future_s=settings.ingest.clock_window_s,
@@ -275,6 +289,8 @@ class IngestProcessor:
         if items:
             rnd.oldest = min(raw.received_at for raw in items)
         self.handled += len(items)
+        for step in self._fusion.steps(now):
+            self._fused_step(step, now, rnd)
         if rnd.states:
             rnd.actions.extend(self._engine.observe_states(rnd.states))
             rnd.live.extend(self._zone_changes(self._live.update_cameras(rnd.cameras)))
@@ -350,6 +366,20 @@ class IngestProcessor:
             rnd.states.append(
                 CameraCounts(msg.site, msg.camera, msg.ts.timestamp(), msg.zones, msg.violations, now)
             )
+        elif isinstance(msg, FloorState):
+            rnd.states.append(
+                CameraCounts(
+                    msg.site,
+                    node_floor(msg.node),
+                    msg.ts.timestamp(),
+                    msg.zones,
+                    msg.violations,
+                    now,
+                    tuple(msg.uncovered),
+                )
+            )
+        elif isinstance(msg, FloorEvent):
+            rnd.actions.extend(self._engine.observe_event(floor_event(msg), now))
         else:
             rnd.actions.extend(self._engine.observe(msg, now))
         self._dispatch(msg, received, rnd)
@@ -439,8 +469,42 @@ class IngestProcessor:
             rnd.live.append(message("events", msg.site, LiveEvent(site=msg.site, event=event)))
         elif isinstance(msg, CameraPositions):
             batch.seen[key] = received
+            if self._fusion.add(msg, received.timestamp()):
+                return  # on the server's fused floor: its steps feed the heatmap and the dots
             self._aggregates.add_positions(msg.site, msg.camera, msg.ts, ((p.x, p.y) for p in msg.people))
-            self._positions(msg, received, rnd)
+            self._positions(
+                msg.site, msg.camera, msg.ts, [LivePerson(id=p.id, x=p.x, y=p.y) for p in msg.people], rnd
+            )
+        elif isinstance(msg, FloorState):
+            batch.seen[key] = received
+            source = node_floor(msg.node)
+            self._aggregates.add_state(msg.site, source, msg.ts, msg.zones)
+            rnd.cameras.append(
+                CameraNow(
+                    msg.site,
+                    source,
+                    msg.node,
+                    msg.people,
+                    msg.violations,
+                    msg.ts,
+                    received,
+                    msg.zones,
+                    msg.possible_violations,
+                    tuple(msg.uncovered),
+                )
+            )
+        elif isinstance(msg, FloorEvent):
+            batch.seen[key] = received
+            floor = floor_event(msg)
+            batch.events.append((floor, received))
+            event = EventOut.model_validate(_event_view(floor, received))
+            rnd.live.append(message("events", msg.site, LiveEvent(site=msg.site, event=event)))
+        elif isinstance(msg, FloorPositions):
+            batch.seen[key] = received
+            source = node_floor(msg.node)
+            self._aggregates.add_positions(msg.site, source, msg.ts, ((p.x, p.y) for p in msg.people))
+            people = [LivePerson(id=p.id, x=p.x, y=p.y, cameras=list(p.cameras)) for p in msg.people]
+            self._positions(msg.site, source, msg.ts, people, rnd)
         elif isinstance(msg, NodeStatus):
             batch.statuses[key] = (msg, received)
             status = LiveNode(
@@ -465,20 +529,67 @@ class IngestProcessor:
             rnd.live.append(message("nodes", msg.site, snapshot))
         elif isinstance(msg, NodeLayout):
             batch.layouts[key] = (msg, received)
+            self._fusion.set_layout(msg)
             self._live.set_layout(msg.site, layout_zones(msg))
             rnd.live.append(message("occupancy", msg.site, LiveLayout(site=msg.site, node=msg.node)))
 
-    def _positions(self, msg: CameraPositions, received: datetime, rnd: _Round) -> None:
-        key = (msg.site, msg.camera)
-        now = received.timestamp()
+    def _positions(
+        self,
+        site: str,
+        camera: str,
+        ts: datetime,
+        people: list[LivePerson],
+        rnd: _Round,
+        now: float | None = None,
+    ) -> None:
+        key = (site, camera)
+        now = self._clock() if now is None else now
         if not self._hub.wants("positions"):
             return
         if now - self._positions_sent.get(key, 0.0) < self._ingest.positions_interval_s:
             return
         self._positions_sent[key] = now
-        people = [LivePerson(id=p.id, x=p.x, y=p.y) for p in msg.people]
-        payload = LivePositions(site=msg.site, camera=msg.camera, ts=msg.ts, people=people)
-        rnd.live.append(message("positions", msg.site, payload))
+        payload = LivePositions(site=site, camera=camera, ts=ts, people=people)
+        rnd.live.append(message("positions", site, payload))
+
+    def _fused_step(self, step: FusedStep, now: float, rnd: _Round) -> None:
+        """One step of a floor the server fuses: counts, pairs and events like a camera's, named
+        `fused` (the node column too: no one node saw them)."""
+        state, site = step.state, step.site
+        ts = _dt(state.t_s)
+        received = _dt(now)
+        zones = {zone: int(n) for zone, n in state.zone_counts.items()}
+        alerting = state.alerting_pairs
+        possible = max(0, len(state.violations) + len(state.possible) - alerting)
+        rnd.states.append(CameraCounts(site, FUSED, state.t_s, zones, alerting, now, state.uncovered))
+        rnd.cameras.append(
+            CameraNow(
+                site,
+                FUSED,
+                FUSED,
+                len(state.people),
+                alerting,
+                ts,
+                received,
+                zones,
+                possible,
+                state.uncovered,
+            )
+        )
+        self._aggregates.add_state(site, FUSED, ts, zones)
+        xy = state.people.floor_xy.tolist()
+        self._aggregates.add_positions(site, FUSED, ts, ((x, y) for x, y in xy))
+        for hall_event in state.events:
+            event = fused_event(site, hall_event)
+            rnd.actions.extend(self._engine.observe_event(event, now))
+            rnd.batch.events.append((event, received))
+            view = EventOut.model_validate(_event_view(event, received))
+            rnd.live.append(message("events", site, LiveEvent(site=site, event=view)))
+        people = [
+            LivePerson(id=int(i), x=x, y=y, cameras=list(state.seen_by.get(int(i), ())))
+            for i, (x, y) in zip(state.people.ids.tolist(), xy, strict=True)
+        ]
+        self._positions(site, FUSED, ts, people, rnd, now)
 
     def _zone_changes(self, zones: list[ZoneNow]) -> list[LiveMessage]:
         return [
@@ -525,6 +636,7 @@ class IngestProcessor:
     def _identity_sync(self, now: float) -> None:
         """Re-read accepted nodes and camera owners; nodes accepted since bring their layout."""
         for layout in self.identity.load(self._store.nodes.nodes(), self._store.nodes.cameras()):
+            self._fusion.set_layout(layout)
             zones = layout_zones(layout)
             self._engine.set_layout(layout.site, zones)
             self._live.set_layout(layout.site, zones)
@@ -568,6 +680,56 @@ def alert_messages(rows: list[Any]) -> list[LiveMessage]:
         alert = AlertOut.model_validate(row)
         out.append(message("alerts", row.site, LiveAlert(site=row.site, alert=alert)))
     return out
+
+
+def floor_event(msg: FloorEvent) -> CameraEvent:
+    """A node's fused-floor event as it is stored and judged: a camera event of `fused:NODE`.
+
+    Built without validation on purpose: the name is not a camera id (no camera can take it), and
+    the rest was validated when the message arrived.
+    """
+    return CameraEvent.model_construct(
+        schema_version=msg.schema_version,
+        event_id=msg.event_id,
+        site=msg.site,
+        node=msg.node,
+        camera=node_floor(msg.node),
+        seq=msg.seq,
+        ts=msg.ts,
+        kind="event",
+        type=msg.type,
+        zone=msg.zone,
+        count=msg.count,
+        limit=msg.limit,
+        people=list(msg.people),
+        distance_m=msg.distance_m,
+        floor=msg.floor,
+        duration_s=msg.duration_s,
+        reason=None,
+    )
+
+
+def fused_event(site: str, event: HallEvent) -> CameraEvent:
+    """An event of the floor the server fuses, as it is stored and judged (camera and node `fused`)."""
+    return CameraEvent.model_construct(
+        schema_version=1,
+        event_id=uuid.uuid4(),
+        site=site,
+        node=FUSED,
+        camera=FUSED,
+        seq=0,
+        ts=_dt(event.t_s),
+        kind="event",
+        type=event.type,
+        zone=event.zone,
+        count=event.count,
+        limit=event.limit,
+        people=[int(p) for p in event.people[:2]],
+        distance_m=event.distance_m,
+        floor=event.floor,
+        duration_s=event.duration_s,
+        reason=None,
+    )
 
 
 def _event_view(msg: CameraEvent, received: datetime) -> dict[str, Any]:

@@ -69,9 +69,13 @@ class LivePerson(_Live):
     id: int
     x: float = Field(description="floor position, metres")
     y: float = Field(description="floor position, metres")
+    cameras: list[str] | None = Field(default=None, description="on a fused floor: the cameras that saw them")
 
 
 class LivePositions(_Live):
+    """People on the floor: one camera's, or a fused floor's (`camera` 'fused:NODE' or 'fused'),
+    whose people are each one person however many cameras see them."""
+
     type: Literal["positions"] = "positions"
     site: str
     camera: str

@@ -19,10 +19,16 @@ class ZoneOccupancyOut(Out):
     name: str | None
     limit: int | None = Field(description="max people (window, queue) or capacity (hall)")
     window: str | None = Field(description="for a queue: the window it waits for")
-    count: int | None = Field(description="people now; null when no camera reported recently")
+    count: int | None = Field(
+        description="people now; null when no camera reported recently, or no camera of a fused floor "
+        "covers the zone now"
+    )
     level: Literal["ok", "warning", "over", "critical", "unknown"]
     updated_at: datetime | None
-    cameras: list[str]
+    cameras: list[str] = Field(
+        description="what counts the zone: cameras, or fused floors ('fused:NODE' for a node's, 'fused' "
+        "for the one the server fuses)"
+    )
 
 
 class HallOut(Out):
@@ -33,10 +39,12 @@ class HallOut(Out):
 
 
 class CameraNowOut(Out):
-    camera: str
+    camera: str = Field(description="a camera, or a fused floor ('fused:NODE', 'fused')")
     node: str
     people: int
     violations: int
+    possible_violations: int = Field(default=0, description="pairs possibly closer than the minimum")
+    uncovered: list[str] = Field(default_factory=list, description="a fused floor's zones no camera sees now")
     ts: datetime
 
 
@@ -46,7 +54,15 @@ class SiteOccupancyOut(Out):
     zones: list[ZoneOccupancyOut]
     hall: HallOut | None
     cameras: list[CameraNowOut]
-    violations_now: int = Field(description="spacing violations (pairs) active now, all cameras")
+    violations_now: int = Field(
+        description="spacing violations (pairs) active now, from every camera or fused floor reporting "
+        "recently: the pairs that alert (certain ones by default)"
+    )
+    possible_violations_now: int = Field(
+        default=0,
+        description="pairs whose distance may be under the minimum (its uncertainty band reaches under it) "
+        "but that are not in violations_now",
+    )
     entries_today: int
     exits_today: int
 

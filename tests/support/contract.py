@@ -22,6 +22,7 @@ from hallwatch.contract import (
     FloorPositions,
     FloorState,
     FusedPosition,
+    LayoutCamera,
     LayoutZone,
     NodeHealth,
     NodeLayout,
@@ -64,17 +65,38 @@ class Node:
         self.seq += 1
         return self.seq
 
-    def layout(self, zones: list[dict[str, Any]] | None = None) -> NodeLayout:
+    def layout(
+        self,
+        zones: list[dict[str, Any]] | None = None,
+        *,
+        fusion: str | None = None,
+        coverage: Mapping[str, list[tuple[float, float]] | None] | None = None,
+    ) -> NodeLayout:
+        """The node's layout; with ``fusion`` or ``coverage`` (camera -> its coverage outline, the
+        cameras the layout names), a version-2 layout."""
         if zones is not None:
             self.zones = zones
+        cameras = [
+            LayoutCamera(
+                id=camera,
+                anchor="head",
+                reprojection_error_cm=1.0,
+                image_points=[(0.0, 0.0), (100.0, 0.0), (100.0, 100.0), (0.0, 100.0)],
+                floor_points=[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)],
+                coverage=outline,
+            )
+            for camera, outline in (coverage or {}).items()
+        ]
         return NodeLayout(
+            schema_version=1 if fusion is None and coverage is None else 2,
             site=self.site,
             node=self.node,
             seq=self._next(),
             ts=utc_now(),
             zones=[LayoutZone(**z) for z in self.zones],
-            cameras=[],
+            cameras=cameras,
             min_distance_m=1.0,
+            fusion=fusion,  # type: ignore[arg-type]
         )
 
     def status(self, status: str = "online") -> NodeStatus:

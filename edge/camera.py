@@ -51,7 +51,7 @@ class CameraWorker:
     ) -> None:
         self.camera = camera
         self.feed = feed
-        self.stats = CameraStats(camera.id)
+        self.stats = CameraStats(camera.id, camera.fps)
         self._processor = processor
         self._sink = sink
         self._timeout_s = timeout_s

@@ -35,13 +35,15 @@ class CameraPeriod:
     frames_dropped: int
     reconnects: int
     last_frame_ts: datetime | None
+    target_fps: float | None = None
 
 
 class CameraStats:
     """Counters for one camera; `record_frame` from its worker, `take_period` from the health timer."""
 
-    def __init__(self, camera: str) -> None:
+    def __init__(self, camera: str, target_fps: float | None = None) -> None:
         self.camera = camera
+        self.target_fps = target_fps
         self._lock = threading.Lock()
         self._period_start = time.monotonic()
         self._frames = 0
@@ -73,7 +75,9 @@ class CameraStats:
             self._period_start = now
             self._frames = 0
             self._latency_sum_s = 0.0
-        return CameraPeriod(self.camera, connected, fps, latency_ms, frames_dropped, reconnects, last)
+        return CameraPeriod(
+            self.camera, connected, fps, latency_ms, frames_dropped, reconnects, last, self.target_fps
+        )
 
 
 def node_health(
@@ -107,6 +111,7 @@ def node_health(
                 frames_dropped=c.frames_dropped,
                 reconnects=c.reconnects,
                 last_frame_ts=c.last_frame_ts,
+                target_fps=c.target_fps,
             )
             for c in cameras
         ],

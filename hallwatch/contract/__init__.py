@@ -232,6 +232,13 @@ class CameraHealth(BaseModel):
     frames_dropped: Total = Field(description="frames skipped because processing fell behind, since start")
     reconnects: Total = Field(description="times the source was reopened, since start")
     last_frame_ts: AwareDatetime | None = None
+    target_fps: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="the camera's configured frames per second, to judge `fps` against (null: not known)",
+    )
 
     @field_validator("last_frame_ts")
     @classmethod

@@ -84,6 +84,10 @@ class Camera(Base):
     health_at: Mapped[datetime | None]
     lost_since: Mapped[datetime | None]
     lost_reason: Mapped[str | None] = mapped_column(String(300))
+    target_fps: Mapped[float | None] = mapped_column(Float, doc="the camera's configured frames per second")
+    frames_dropped_recent: Mapped[int | None] = mapped_column(
+        BigInteger, doc="frames dropped between the last two health messages"
+    )
 
 
 class Zone(Base):
@@ -206,6 +210,24 @@ class Alert(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class CountCheck(Base):
+    """A guide's count of the people at a zone next to what hallwatch measured then (issue 13).
+
+    The accuracy audit: per zone, the running error of the live counts against people's own counts.
+    """
+
+    __tablename__ = "count_checks"
+    __table_args__ = (Index("ix_count_checks_site_checked_at", "site", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site: Mapped[str] = mapped_column(Id)
+    zone: Mapped[str] = mapped_column(Id)
+    true_count: Mapped[int] = mapped_column(Integer, doc="the people the guide counted there")
+    measured_count: Mapped[int | None] = mapped_column(Integer, doc="the live count then (None: not known)")
+    checked_at: Mapped[datetime]
+    checked_by: Mapped[str] = mapped_column(String(64))
 
 
 class DeadLetter(Base):

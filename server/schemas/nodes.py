@@ -25,6 +25,10 @@ class CameraOut(Out):
     health_at: datetime | None
     lost_since: datetime | None
     lost_reason: str | None
+    target_fps: float | None = Field(default=None, description="the camera's configured frames per second")
+    frames_dropped_recent: int | None = Field(
+        default=None, description="frames dropped between the node's last two health messages"
+    )
 
 
 class NodeOut(Out):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, case, delete, func, select, update
 
 from hallwatch.contract import CameraEvent, NodeHealth, NodeLayout, NodeStatus, camera_topic, node_topic
 from server.db.tables import (
@@ -324,14 +324,27 @@ class IngestWriter:
                 "reconnects": cam.reconnects,
                 "last_frame_ts": cam.last_frame_ts,
                 "health_at": at,
+                "target_fps": cam.target_fps,
+                "frames_dropped_recent": None,
             }
             for cam in sorted(health.cameras, key=lambda c: c.camera)
         ]
         stmt = insert_for(conn, Camera)
         columns = ("node", "connected", "fps", "latency_ms", "frames_dropped", "reconnects", "last_frame_ts")
+        # Drops since the previous health message: the running total's growth (a restarted node
+        # starts its total again, and then the total is the growth).
+        recent = case(
+            (Camera.frames_dropped.is_(None), None),
+            (
+                stmt.excluded.frames_dropped >= Camera.frames_dropped,
+                stmt.excluded.frames_dropped - Camera.frames_dropped,
+            ),
+            else_=stmt.excluded.frames_dropped,
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["site", "camera"],
-            set_={name: getattr(stmt.excluded, name) for name in (*columns, "health_at")},
+            set_={name: getattr(stmt.excluded, name) for name in (*columns, "health_at", "target_fps")}
+            | {"frames_dropped_recent": recent},
         )
         conn.execute(stmt, rows)
 

@@ -6,11 +6,40 @@ import { api } from "./api.js";
 
 /** A node's state for people: online (health within the server's window), silent, offline, stopped. */
 export function nodeState(node) {
+  if (node.status === "online" && node.online && nodeBehind(node)) return { state: "behind", label: "Online, behind" };
   if (node.status === "online" && node.online) return { state: "online", label: "Online" };
   if (node.status === "online") return { state: "silent", label: "No health lately" };
   if (node.status === "offline") return { state: "offline", label: "Offline" };
   if (node.status === "stopped") return { state: "stopped", label: "Stopped" };
   return { state: "unknown", label: "Unknown" };
+}
+
+// A node is behind on its outbox when more events wait than it keeps in flight (50): the broker
+// is not taking them as fast as they come.
+export const OUTBOX_BEHIND = 50;
+// A camera is struggling below this share of its configured frame rate, or above this latency.
+export const FPS_SHARE_OK = 0.9;
+export const LATENCY_OK_MS = 500;
+
+/** True when the node's outbox holds more events than it sends at once. */
+export function nodeBehind(node) {
+  return (node.outbox_depth ?? 0) > OUTBOX_BEHIND;
+}
+
+/**
+ * Why a delivering camera is not healthy, in words (empty: it is): under 90 % of its configured
+ * frame rate, frames dropped since the last health message, or a high latency.
+ */
+export function cameraProblems(camera) {
+  const problems = [];
+  if (camera.target_fps && camera.fps !== null && camera.fps !== undefined && camera.fps < FPS_SHARE_OK * camera.target_fps) {
+    problems.push(`${camera.fps.toFixed(1)} of ${camera.target_fps.toFixed(camera.target_fps % 1 ? 1 : 0)} frames/s`);
+  }
+  if (camera.frames_dropped_recent) problems.push(`dropping frames (${camera.frames_dropped_recent} since the last health)`);
+  if (camera.latency_ms !== null && camera.latency_ms !== undefined && camera.latency_ms > LATENCY_OK_MS) {
+    problems.push(`latency ${Math.round(camera.latency_ms)} ms`);
+  }
+  return problems;
 }
 
 /** Replace a <select>'s options; keeps ``selected`` when it is among them. Returns the value chosen. */

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { h, setText, syncList } from "./dom.js";
 import { ageText, clockText, dateTimeText, durationText, numberText } from "./format.js";
 import { LiveConnection } from "./live.js";
-import { nodeState, siteNodes } from "./ops-common.js";
+import { cameraProblems, nodeState, siteNodes } from "./ops-common.js";
 import { chooseSite, toast } from "./shell.js";
 
 const REFRESH_MS = 15000;
@@ -62,7 +62,14 @@ function cameraRow(camera) {
         camera.lost_since ? `Lost since ${clockText(camera.lost_since)}` : "Not delivering",
         camera.lost_reason ? h("span", { class: "cam-reason" }, camera.lost_reason) : null,
       )
-    : h("span", { class: "cam-state", dataset: { state: camera.connected ? "ok" : "unknown" } }, camera.connected ? "Delivering" : "–");
+    : cameraProblems(camera).length && camera.connected
+      ? h(
+          "span",
+          { class: "cam-state", dataset: { state: "struggling" } },
+          "Struggling",
+          h("span", { class: "cam-reason" }, cameraProblems(camera).join("; ")),
+        )
+      : h("span", { class: "cam-state", dataset: { state: camera.connected ? "ok" : "unknown" } }, camera.connected ? "Delivering" : "–");
   return h(
     "tr",
     { dataset: { camera: camera.camera } },
@@ -110,6 +117,7 @@ function updateNode(el, node) {
   let text = "";
   if (state === "offline") text = `Offline since ${node.status_at ? dateTimeText(node.status_at) : "an unknown time"}: the broker lost its connection.`;
   else if (state === "silent") text = "Connected, but no health message for over 30 s: the node may be stuck.";
+  else if (state === "behind") text = `Behind on its outbox: ${numberText(node.outbox_depth)} events wait for the broker.`;
   else if (node.last_config_error) text = `Last config push refused: ${node.last_config_error}`;
   problem.hidden = text === "";
   problem.dataset.level = state === "offline" || state === "silent" ? "bad" : "warn";
@@ -167,6 +175,11 @@ function applyLive(msg) {
     node.cameras = health.cameras.map((c) => ({
       ...known.get(c.camera),
       ...c,
+      // the running total's growth since the previous health, as the server stores it
+      frames_dropped_recent:
+        known.get(c.camera)?.frames_dropped !== undefined && known.get(c.camera)?.frames_dropped !== null
+          ? Math.max(0, c.frames_dropped - known.get(c.camera).frames_dropped)
+          : known.get(c.camera)?.frames_dropped_recent ?? null,
       lost_since: c.connected ? null : known.get(c.camera)?.lost_since ?? null,
       lost_reason: c.connected ? null : known.get(c.camera)?.lost_reason ?? null,
     }));

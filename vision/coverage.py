@@ -100,6 +100,32 @@ def depth_in_coverage(floor_xy: ArrayLike, coverages: Sequence[ArrayLike]) -> ND
     return depth
 
 
+def coverage_overlaps(
+    coverages: Mapping[str, ArrayLike], *, min_area_m2: float = 0.01
+) -> list[tuple[str, str, NDArray[np.float64]]]:
+    """Per pair of cameras whose coverages overlap: the overlap's outline `(k, 2)` in metres (of the
+    coverages' convex outlines, which is what `camera_coverage` gives), largest first.
+
+    Example:
+        >>> a, b = [[0, 0], [4, 0], [4, 3], [0, 3]], [[3, 0], [8, 0], [8, 3], [3, 3]]
+        >>> [(x, y, round(float(cv2.contourArea(p.astype(np.float32))), 2)) for x, y, p in coverage_overlaps({"a": a, "b": b})]
+        [('a', 'b', 3.0)]
+    """
+    hulls = {
+        camera: cv2.convexHull(np.asarray(polygon, np.float32).reshape(-1, 1, 2))
+        for camera, polygon in sorted(coverages.items())
+        if len(np.asarray(polygon).reshape(-1, 2)) >= 3
+    }
+    found = []
+    names = list(hulls)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            area, outline = cv2.intersectConvexConvex(hulls[first], hulls[second])
+            if area >= min_area_m2 and outline is not None:
+                found.append((float(area), first, second, np.asarray(outline, np.float64).reshape(-1, 2)))
+    return [(a, b, outline) for _, a, b, outline in sorted(found, key=lambda f: -f[0])]
+
+
 def _sample_inside(polygon: NDArray[np.float64], per_side: int = 12) -> NDArray[np.float64]:
     (x0, y0), (x1, y1) = polygon.min(axis=0), polygon.max(axis=0)
     xs = np.linspace(x0, x1, per_side + 2)[1:-1]

@@ -104,3 +104,46 @@ class ConfigPushOut(Out):
     topic: str
     event_id: str
     issued_by: str
+
+
+class CameraCoverageOut(Out):
+    camera: str
+    node: str
+    fusion: str | None = Field(
+        description="how the node counts its cameras: camera, node, server (null: camera)"
+    )
+    coverage: list[tuple[float, float]] | None = Field(
+        description="the floor the camera sees well, an outline in metres (null: the node has not said yet)"
+    )
+
+
+class CoverageOverlapOut(Out):
+    cameras: tuple[str, str]
+    area_m2: float
+    polygon: list[tuple[float, float]] = Field(description="where both cameras see well, metres")
+
+
+class MarkAgreementOut(Out):
+    floor: tuple[float, float] = Field(description="the shared floor mark, metres")
+    apart_cm: float = Field(description="how far apart the two calibrations place it, centimetres")
+
+
+class PairAgreementOut(Out):
+    cameras: tuple[str, str]
+    nodes: tuple[str, str]
+    marks: list[MarkAgreementOut]
+    worst_cm: float | None = Field(
+        description="the largest distance over the shared marks (null: none shared)"
+    )
+    agree: bool | None = Field(description="worst_cm within agree_within_cm (null: no shared mark to check)")
+    summary: str
+
+
+class SiteCamerasOut(Out):
+    site: str
+    cameras: list[CameraCoverageOut]
+    overlaps: list[CoverageOverlapOut]
+    agreement: list[PairAgreementOut] = Field(
+        description="each pair of cameras that share floor marks or whose coverages overlap, worst first"
+    )
+    agree_within_cm: float

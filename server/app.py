@@ -19,7 +19,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server.api import alerts, auth, events, export, insights, nodes, quarantine, sites, system, users
+from server.api import alerts, audit, auth, events, export, insights, nodes, quarantine, sites, system, users
 from server.api import calibration as ops_calibration
 from server.api import cameras as site_cameras
 from server.api import live as live_stream
@@ -171,6 +171,7 @@ def create_app(
     app.include_router(site_cameras.router)  # cameras on the floor: coverage, overlaps, agreement
     app.include_router(ops_snapshots.router)  # ops: snapshots from edge nodes (memory only)
     app.include_router(insights.router)
+    app.include_router(audit.router)  # the accuracy audit: guides' count checks (issue 13)
     app.include_router(quarantine.router)  # ops: dead letters, nodes waiting to be accepted
     app.include_router(web_pages.router)  # HTML pages and static files, after the API
     app.include_router(ops_pages.router)  # ops pages: nodes, calibration, zone editor

@@ -295,6 +295,23 @@ class AlertRules(_Strict):
         return self.zones.get(f"{site}/{zone}") or self.zones.get(zone)
 
 
+class AuditSettings(_Strict):
+    """The live accuracy audit: guides' counts against the measured ones (issue 13)."""
+
+    days: int = Field(
+        default=7, ge=1, le=365, description="the running error covers this many days of checks"
+    )
+    recalibrate_mae: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=100.0,
+        description="a zone whose mean absolute error (people) is above this needs recalibration",
+    )
+    min_checks: int = Field(
+        default=3, ge=1, le=1000, description="checks a zone needs before it can be flagged"
+    )
+
+
 class Settings(BaseSettings):
     """Everything `hallwatch server run` needs."""
 
@@ -317,6 +334,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     alerts: AlertRules = Field(default_factory=AlertRules)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from server.db.connect import make_engine, migrate
 from server.store.alerts import AlertStore
+from server.store.audit import AuditStore
 from server.store.history import HistoryStore
 from server.store.ingest_writes import IngestWriter
 from server.store.nodes import NodeStore
@@ -26,6 +27,7 @@ class Store:
     nodes: NodeStore
     users: UserStore
     quarantine: QuarantineStore
+    audit: AuditStore
 
     @classmethod
     def from_engine(cls, engine: Engine) -> Store:
@@ -37,6 +39,7 @@ class Store:
             nodes=NodeStore(engine),
             users=UserStore(engine),
             quarantine=QuarantineStore(engine),
+            audit=AuditStore(engine),
         )
 
     def close(self) -> None:

@@ -134,6 +134,40 @@ function renderAlerts() {
   renderKpis();
 }
 
+// ------------------------------------------------------------------------------ count accuracy
+/** "+0.5", "−1.2", "0.0": a bias in people with its sign. */
+function signed(value) {
+  if (value === null || value === undefined) return "–";
+  const text = Math.abs(value).toFixed(1);
+  return value > 0.049 ? `+${text}` : value < -0.049 ? `−${text}` : "0.0";
+}
+
+async function loadAccuracy() {
+  const data = await api(`sites/${encodeURIComponent(site)}/accuracy`);
+  setText($("accuracy-note"), `guides' checks, last ${data.days} days; flagged above ${data.recalibrate_mae} people`);
+  $("accuracy-empty").hidden = data.zones.length > 0;
+  $("accuracy-table").hidden = data.zones.length === 0;
+  syncList(
+    $("accuracy-table").tBodies[0],
+    data.zones,
+    (z) => z.zone,
+    () => h("tr", {}, h("th", { scope: "row" }), h("td", { class: "num" }), h("td", { class: "num" }), h("td", { class: "num" }), h("td", {})),
+    (el, z) => {
+      el.dataset.zone = z.zone;
+      el.dataset.flag = String(z.needs_recalibration);
+      const [name, checks, mae, bias, state] = el.children;
+      setText(name, z.name || z.zone);
+      setText(checks, z.checks);
+      setText(mae, z.mae === null ? "–" : z.mae.toFixed(2));
+      setText(bias, signed(z.bias));
+      setText(
+        state,
+        z.needs_recalibration ? "Needs recalibration" : z.checks < data.min_checks ? `${data.min_checks - z.checks} more checks to judge` : "OK",
+      );
+    },
+  );
+}
+
 function renderWindows() {
   const rows = windowZones();
   syncList(
@@ -501,6 +535,7 @@ async function start() {
       loadViolations().catch((e) => report(e, "the spacing violations")),
       loadPeaks().catch((e) => report(e, "the busiest hours")),
       loadQueues().catch((e) => report(e, "the queues")),
+      loadAccuracy().catch((e) => report(e, "the count accuracy")),
     );
   }
   await Promise.all(loads);
@@ -510,6 +545,7 @@ async function start() {
     for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".dash-alert-age"))) setText(el, ageText(el.dataset.since));
   }, 1000);
   window.setInterval(() => refreshOccupancy().catch(() => {}), 15000);
+  if (canHistory) window.setInterval(() => loadAccuracy().catch(() => {}), 5000); // guides' checks come in
   if (canHistory) {
     window.setInterval(() => {
       loadQueues().catch(() => {});

@@ -249,6 +249,7 @@ function renderZones() {
         h("span", { class: "window-chip-name" }),
         h("span", { class: "window-chip-count" }),
         h("span", { class: "window-chip-queue" }),
+        h("button", { type: "button", class: "button button-secondary button-check" }, "Check count"),
       ),
     (el, w) => {
       el.dataset.level = zoneLevel(w);
@@ -266,6 +267,9 @@ function renderZones() {
         "aria-label",
         `${zoneName(w)}: ${count} people${w.limit !== null && w.limit !== undefined ? ` of ${w.limit}` : ""}${queues.length ? `, ${waiting} waiting` : ""}`,
       );
+      const check = el.querySelector(".button-check");
+      check.dataset.zone = w.zone;
+      check.setAttribute("aria-label", `Check count: ${zoneName(w)}`);
     },
   );
   // group headings show their window's count
@@ -321,6 +325,49 @@ groupsBox.addEventListener("click", (event) => {
   else if (button.classList.contains("button-dismiss")) {
     dismissed.add(Number(/** @type {HTMLElement} */ (card).dataset.alertId));
     renderAlerts();
+  }
+});
+
+// ------------------------------------------------------------------------------ count checks
+// The accuracy audit: a guide counts the people at a window and sends the number; the server
+// keeps it next to the count it showed, and managers see the running error per zone.
+const checkForm = /** @type {HTMLFormElement} */ (document.getElementById("count-check"));
+const checkValue = /** @type {HTMLInputElement} */ (document.getElementById("count-check-value"));
+let checkZone = null;
+
+function openCheck(zone) {
+  checkZone = zone;
+  setText(document.getElementById("count-check-title"), `Check count: ${zoneName(zones.get(zone) ?? { zone })}`);
+  checkForm.hidden = false;
+  checkValue.value = "";
+  checkValue.focus();
+}
+
+document.getElementById("window-chips").addEventListener("click", (event) => {
+  const button = /** @type {HTMLElement} */ (/** @type {Element} */ (event.target).closest(".button-check"));
+  if (button) openCheck(button.dataset.zone);
+});
+document.getElementById("count-check-cancel").addEventListener("click", () => {
+  checkForm.hidden = true;
+});
+checkForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const trueCount = Number(checkValue.value);
+  if (!checkZone || !Number.isInteger(trueCount) || trueCount < 0) return;
+  const send = /** @type {HTMLButtonElement} */ (checkForm.querySelector("button[type=submit]"));
+  send.disabled = true;
+  try {
+    const check = await api(`sites/${encodeURIComponent(site)}/count-checks`, {
+      method: "POST",
+      body: { zone: checkZone, true_count: trueCount },
+    });
+    checkForm.hidden = true;
+    const shown = check.measured_count === null ? "no count" : String(check.measured_count);
+    toast(`Thank you: you counted ${check.true_count}, hallwatch showed ${shown}.`);
+  } catch (error) {
+    if (error.status !== 401) toast(`Could not send the count: ${error.message}`, "error");
+  } finally {
+    send.disabled = false;
   }
 });
 

@@ -13,7 +13,7 @@ from support.contract import topic_of
 from support.processes import SHARED_BROKER, unique
 
 # What an edge node sends with QoS 1, and what it retains (docs/mqtt.md).
-QOS1_KINDS = frozenset({"event", "layout", "status"})
+QOS1_KINDS = frozenset({"event", "floor_event", "layout", "status"})
 RETAINED_KINDS = frozenset({"layout", "status"})
 
 

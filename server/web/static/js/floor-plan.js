@@ -5,7 +5,8 @@
 //   const plan = new FloorPlan(svgElement);
 //   plan.setLayout(layout.zones);            // polygons and entrance lines, metres
 //   plan.setCounts(zoneBoard);               // colours and "2 / 2" labels
-//   plan.setPositions("cam-1", people);      // [{id, x, y}]
+//   plan.setPositions("cam-1", people);      // [{id, x, y}], or a fused floor's ("fused:edge-1",
+//                                            // "fused"): [{id, x, y, cameras}], each person once
 //   plan.setHeatmap(cells, 0.5); plan.showHeatmap(true);
 
 import { zoneLevel, zoneName } from "./zones.js";
@@ -250,6 +251,7 @@ export class FloorPlan {
             r: Math.max(0.14, this.#unit * 0.34),
             "data-camera": camera,
             "data-stale": String(stale),
+            ...(p.cameras ? { "data-cameras": p.cameras.join(" ") } : {}),
           }),
         );
       }

@@ -5,6 +5,9 @@
 //
 // Image points are in the camera's full frame: the overlay's viewBox is the frame's size, so a
 // click on a downscaled snapshot lands on the frame's own pixels.
+//
+// Below, for each pair of the hall's cameras that share floor marks (or whose coverages overlap),
+// how far apart their calibrations place the shared marks (GET sites/{site}/cameras).
 
 import { ApiError, api, apiUrl } from "./api.js";
 import { h, setText } from "./dom.js";
@@ -45,6 +48,10 @@ const els = {
   saveStatus: $("save-status"),
   showZones: $("show-zones"),
   showGrid: $("show-grid"),
+  agreementBody: $("agreement-body"),
+  agreementEmpty: $("agreement-empty"),
+  agreementNote: $("agreement-note"),
+  agreeWithin: $("agree-within"),
 };
 
 const state = {
@@ -494,6 +501,47 @@ function downloadYaml() {
 }
 
 // ------------------------------------------------------------------------------------ start
+// ------------------------------------------------------------------------------ agreement
+function agreementRow(pair, within) {
+  const verdict = pair.agree === null ? "cannot be checked" : pair.agree ? "agree" : "disagree";
+  const worst = pair.worst_cm === null ? "–" : `${numberText(pair.worst_cm, 1)} cm`;
+  const where = pair.marks.length
+    ? pair.marks.map((m) => `(${m.floor.map((v) => numberText(v, 2)).join(", ")}) m: ${numberText(m.apart_cm, 1)} cm`).join("; ")
+    : "no floor mark both were calibrated on";
+  return h(
+    "tr",
+    { dataset: { cameras: pair.cameras.join(" "), verdict } },
+    h("td", {}, pair.cameras.join(" + ")),
+    h("td", {}, [...new Set(pair.nodes)].join(", ")),
+    h("td", { class: "num" }, String(pair.marks.length)),
+    h("td", { class: "num", title: where }, worst),
+    h(
+      "td",
+      { class: "agreement-verdict" },
+      pair.agree === null
+        ? "Share no floor mark: calibrate both on some of the same marks to check them"
+        : pair.agree
+          ? `Agree (within ${numberText(within, 0)} cm)`
+          : `Disagree by ${numberText(pair.worst_cm, 1)} cm: one person may be counted twice`,
+    ),
+  );
+}
+
+async function loadAgreement() {
+  let body;
+  try {
+    body = await api(`sites/${state.site}/cameras`);
+  } catch (error) {
+    if (error.status !== 401) setText(els.agreementNote, `could not load: ${error.message}`);
+    return;
+  }
+  setText(els.agreeWithin, numberText(body.agree_within_cm, 0));
+  els.agreementBody.replaceChildren(...body.agreement.map((pair) => agreementRow(pair, body.agree_within_cm)));
+  els.agreementEmpty.hidden = body.agreement.length > 0;
+  const bad = body.agreement.filter((p) => p.agree === false).length;
+  setText(els.agreementNote, body.agreement.length ? (bad ? `${bad} pair${bad === 1 ? "" : "s"} disagree` : "all checked pairs agree") : "");
+}
+
 async function main() {
   state.site = await chooseSite();
   if (!state.site) {
@@ -535,12 +583,14 @@ async function main() {
   live = new LiveConnection({ topics: ["nodes", "occupancy"], site: state.site });
   live.on("layout", (msg) => {
     if (msg.node === state.node) state.waiting?.poke();
+    loadAgreement(); // a calibration changed somewhere in the hall
   });
   live.on("node", (msg) => {
     if (msg.node === state.node && msg.health) state.waiting?.poke();
   });
   live.start();
   els.snapshotStatus.title = `Hall ${state.site}, ${dateTimeText(new Date())}`;
+  loadAgreement();
   await selectNode(node);
 }
 

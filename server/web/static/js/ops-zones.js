@@ -1,7 +1,9 @@
 // @ts-check
 // Ops: a node's zones on the floor plan, in metres. Drag corners, add corners on edges, add and
 // remove zones, set each zone's kind, limit and window, then save: the node's whole zone list goes
-// out as one config push, and the page says when the node has applied it.
+// out as one config push, and the page says when the node has applied it. Under the zones, each
+// camera's coverage (where it sees well, from its node's layout) and where coverages overlap, so a
+// zone can be drawn where cameras see it, and a zone split between cameras shows.
 
 import { ApiError, api } from "./api.js";
 import { h, setText } from "./dom.js";
@@ -43,6 +45,8 @@ const els = {
   status: $("zones-status"),
   dirty: $("dirty-note"),
   cursor: $("cursor-note"),
+  showCoverage: $("show-coverage"),
+  coverageNote: $("coverage-note"),
 };
 
 const state = {
@@ -52,6 +56,7 @@ const state = {
   zones: [],
   original: "[]",
   others: [], // other nodes' zones (read-only, for context)
+  cameras: { cameras: [], overlaps: [] }, // the site's cameras on the floor: coverage and overlaps
   selected: -1,
   vertex: -1, // selected corner of the selected zone (or 0/1: entrance ends, "inside")
   view: { x: -1, y: -1, w: 12, h: 10 },
@@ -75,10 +80,15 @@ async function selectNode(node) {
   setUrlParams({ site: state.site, node });
   clearError();
   try {
-    const [config, layout] = await Promise.all([api(`nodes/${state.site}/${node}/config`), api(`sites/${state.site}/layout`)]);
+    const [config, layout, cameras] = await Promise.all([
+      api(`nodes/${state.site}/${node}/config`),
+      api(`sites/${state.site}/layout`),
+      api(`sites/${state.site}/cameras`).catch(() => ({ cameras: [], overlaps: [] })),
+    ]);
     state.zones = clone(config.zones);
     state.original = JSON.stringify(config.zones);
     state.others = layout.zones.filter((z) => z.node !== node);
+    state.cameras = cameras;
   } catch (error) {
     state.zones = [];
     state.original = "[]";
@@ -246,8 +256,57 @@ function handles(zone) {
   return g;
 }
 
+/** Each camera's coverage (dashed outline, named) and the overlaps of two cameras' (hatched). */
+function coverageLayer() {
+  const g = svg("g", { class: "coverage-layer" });
+  g.style.display = els.showCoverage?.checked === false ? "none" : "";
+  const u = unit();
+  for (const cam of state.cameras.cameras) {
+    if (!cam.coverage || cam.coverage.length < 3) continue;
+    const mine = state.nodes.length < 2 || cam.node === state.node;
+    const poly = svg("polygon", {
+      class: `coverage${mine ? "" : " coverage-other"}`,
+      points: cam.coverage.map((p) => p.join(",")).join(" "),
+      "data-camera": cam.camera,
+      "data-node": cam.node,
+    });
+    const title = svg("title");
+    title.textContent = `${cam.camera} (node ${cam.node}) sees people well here`;
+    poly.append(title);
+    g.append(poly);
+  }
+  for (const overlap of state.cameras.overlaps) {
+    const poly = svg("polygon", {
+      class: "coverage-overlap",
+      points: overlap.polygon.map((p) => p.join(",")).join(" "),
+      "data-cameras": overlap.cameras.join(" "),
+    });
+    const title = svg("title");
+    title.textContent = `${overlap.cameras.join(" and ")} both see here (${numberText(overlap.area_m2, 1)} m²): someone here is one person`;
+    poly.append(title);
+    g.append(poly);
+  }
+  for (const cam of state.cameras.cameras) {
+    if (!cam.coverage || cam.coverage.length < 3) continue;
+    const [x, y] = [Math.min(...cam.coverage.map((p) => p[0])), Math.min(...cam.coverage.map((p) => p[1]))];
+    const label = svg("text", { class: "coverage-label", x: x + u * 0.4, y: y + u * 1.2, "font-size": u * 0.95, "data-camera": cam.camera });
+    label.textContent = cam.camera;
+    g.append(label);
+  }
+  return g;
+}
+
+function renderCoverageNote() {
+  if (!els.coverageNote) return;
+  const known = state.cameras.cameras.filter((c) => c.coverage && c.coverage.length >= 3);
+  const unknown = state.cameras.cameras.filter((c) => !c.coverage).map((c) => c.camera);
+  const parts = [`${known.length} camera${known.length === 1 ? "" : "s"} drawn, ${state.cameras.overlaps.length} overlap${state.cameras.overlaps.length === 1 ? "" : "s"}`];
+  if (unknown.length) parts.push(`not known yet: ${unknown.join(", ")} (its node says once it has a frame)`);
+  setText(els.coverageNote, `${parts.join("; ")}.`);
+}
+
 function renderPlan() {
-  const layers = [gridLayer()];
+  const layers = [gridLayer(), coverageLayer()];
   const others = svg("g", { class: "others" });
   for (const zone of [...state.others].sort((a, b) => (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9))) others.append(zoneShape(zone, -1, { other: true }));
   layers.push(others);
@@ -320,6 +379,7 @@ function renderForm() {
 
 function render() {
   renderPlan();
+  renderCoverageNote();
   renderList();
   renderForm();
   const dirty = JSON.stringify(state.zones) !== state.original;
@@ -570,6 +630,7 @@ async function main() {
   });
   for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-add]"))) button.addEventListener("click", () => addZone(button.dataset.add));
   window.addEventListener("resize", () => renderPlan());
+  els.showCoverage?.addEventListener("change", () => renderPlan());
   els.plan.addEventListener("pointermove", onMove);
   els.plan.addEventListener("pointerup", onUp);
   els.plan.addEventListener("pointercancel", onUp);

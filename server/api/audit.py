@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from fastapi import APIRouter, HTTPException, status
 from pydantic import Field
 
-from server.api.params import SitePath
+from server.api.params import End, SitePath, Start, time_range
 from server.deps import AlertsActor, HistoryReader, ServicesDep
 from server.schemas.base import In, Out
 from server.services import Services
@@ -95,13 +95,19 @@ def add_count_check(
 
 
 @router.get("/{site}/accuracy", responses={404: {"description": "unknown site"}})
-def accuracy(site: SitePath, user: HistoryReader, services: ServicesDep) -> AccuracyOut:
-    """Per zone, the running error of the live counts against guides' checks (the last days)."""
+def accuracy(
+    site: SitePath, user: HistoryReader, services: ServicesDep, start: Start = None, end: End = None
+) -> AccuracyOut:
+    """Per zone, the running error of the live counts against guides' checks (default: the last
+    ``audit.days`` days; a report asks for its own period)."""
     zones = _zones(services, site)
     rules = services.settings.audit
-    since = services.clock() - timedelta(days=rules.days)
+    rng = time_range(
+        start, end, services.clock(), default=timedelta(days=rules.days), max_span=timedelta(days=400)
+    )
+    since = rng.start
     rows = zone_accuracy(
-        services.store.audit.checks(site, since),
+        services.store.audit.checks(site, rng.start, rng.end),
         recalibrate_mae=rules.recalibrate_mae,
         min_checks=rules.min_checks,
     )

@@ -65,11 +65,28 @@ async function load() {
   document.title = `${period === "day" ? "Daily" : "Weekly"} report ${first === last ? first : `${first} to ${last}`} · hallwatch`;
   if (!site) return;
 
-  const [summary, layout, alerts] = await Promise.all([
+  const [summary, layout, alerts, accuracy] = await Promise.all([
     api(`sites/${encodeURIComponent(site)}/summary`, { query: { start, end } }),
     api(`sites/${encodeURIComponent(site)}/layout`),
     allAlerts(start, end),
+    api(`sites/${encodeURIComponent(site)}/accuracy`, { query: { start, end } }),
   ]);
+  // Guides' count checks against the measured counts (the accuracy audit)
+  $("accuracy-empty").hidden = accuracy.zones.length > 0;
+  $("accuracy-table").hidden = accuracy.zones.length === 0;
+  $("accuracy-table").tBodies[0].replaceChildren(
+    ...accuracy.zones.map((z) =>
+      h(
+        "tr",
+        { dataset: { zone: z.zone, flag: String(z.needs_recalibration) } },
+        h("th", { scope: "row", text: z.name || z.zone }),
+        h("td", { class: "num", text: String(z.checks) }),
+        h("td", { class: "num", text: z.mae === null ? "–" : z.mae.toFixed(2) }),
+        h("td", { class: "num", text: z.bias === null ? "–" : `${z.bias > 0 ? "+" : ""}${z.bias.toFixed(1)}` }),
+        h("td", { text: z.needs_recalibration ? "Needs recalibration" : z.checks < accuracy.min_checks ? "Too few checks" : "OK" }),
+      ),
+    ),
+  );
   const zones = new Map(layout.zones.map((z) => [z.zone, z]));
   const hallZone = layout.zones.find((z) => z.kind === "hall")?.zone;
   const byDate = new Map(summary.days.map((d) => [d.date, d]));

@@ -19,7 +19,7 @@ from edge.config import NodeConfig
 
 if TYPE_CHECKING:
     from vision.config import DetectorConfig
-    from vision.detector import PersonDetector
+    from vision.detections import Detector
     from vision.processor import FrameProcessor
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,10 @@ class PipelineProcessors:
     """
 
     def __init__(self) -> None:
-        self._detectors: dict[tuple[DetectorConfig, int], PersonDetector] = {}
+        self._detectors: dict[tuple[DetectorConfig, int], Detector] = {}
         self._lock = threading.Lock()
 
-    def detector(self, config: DetectorConfig, imgsz: int) -> PersonDetector:
+    def detector(self, config: DetectorConfig, imgsz: int) -> Detector:
         from models.loader import load_detector
 
         with self._lock:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TextIO
 
 from edge.replay import ReplaySummary, VideoFrame, frame_record
-from vision.detector import PersonDetector
+from vision.detections import Detector
 from vision.site_pipeline import SitePipeline
 from vision.state import HallState
 from vision.tracking import PersonTracker
@@ -26,7 +26,7 @@ def replay_site(
     frames: Mapping[str, Iterable[VideoFrame]],
     fps: Mapping[str, float],
     site: SitePipeline,
-    detector: PersonDetector,
+    detector: Detector,
     out: TextIO,
     summary: ReplaySummary,
     *,

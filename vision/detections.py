@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -108,3 +109,47 @@ class Detections:
             keypoints_conf=self.keypoints_conf,
             track_ids=np.asarray(track_ids, np.int64),
         )
+
+
+class Detector(Protocol):
+    """What finds people in frames: `vision.detector.PersonDetector` (ultralytics) or
+    `vision.openvino_detector.OpenVinoPoseDetector` (OpenVINO's runtime, pipelined)."""
+
+    imgsz: int
+    confidence: float
+    backend: str
+
+    def detect(self, image_bgr: NDArray[np.uint8], min_score: float | None = None) -> Detections:
+        """People in one BGR frame, scores down to `min_score` (default: a floor under `confidence`)."""
+        ...
+
+    def warm_up(self, shape: tuple[int, int] = (480, 640)) -> None: ...
+
+
+class PendingPeople(Protocol):
+    """One frame's detections on their way: `result` waits for them."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> Detections: ...
+
+
+@runtime_checkable
+class PipelinedDetector(Detector, Protocol):
+    """A detector that takes a frame before the last one is done (`submit`), so that inference
+    overlaps the rest of a camera's work and other cameras' frames."""
+
+    def submit(self, image_bgr: NDArray[np.uint8], min_score: float | None = None) -> PendingPeople: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPeople:
+    """Detections already found (what a detector without `submit` gives at once)."""
+
+    detections: Detections
+
+    def done(self) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> Detections:
+        return self.detections

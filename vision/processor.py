@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vision.calibration import FloorCalibration, calibration_from_config
 from vision.config import HallConfig
-from vision.detections import Detections
-from vision.detector import PersonDetector
+from vision.detections import Detections, Detector, FoundPeople, PendingPeople, PipelinedDetector
 from vision.pipeline import HallPipeline
 from vision.privacy import find_people
 from vision.state import HallState
@@ -49,6 +48,30 @@ class FrameProcessor(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class PendingFrame:
+    """A frame whose people are being detected: what `PipelinedProcessor.finish` completes."""
+
+    people: PendingPeople
+    frame: int
+    t_s: float
+    size_wh: tuple[int, int]
+
+
+@runtime_checkable
+class PipelinedProcessor(FrameProcessor, Protocol):
+    """A processor that takes a camera's next frame before the last one is finished.
+
+    `start` hands the frame to the detector and returns at once (unless the detector is full);
+    `finish` waits for its people and tracks and places them. A camera calls `finish` in the order
+    it called `start`: tracking needs its frames in order, detection does not.
+    """
+
+    def start(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> PendingFrame: ...
+
+    def finish(self, pending: PendingFrame) -> FrameResult: ...
+
+
 class CameraProcessor:
     """Detector → tracker → floor pipeline for one camera; the detector may be shared.
 
@@ -58,9 +81,7 @@ class CameraProcessor:
         {'hall': 3, 'window-1': 1}
     """
 
-    def __init__(
-        self, camera_id: str, detector: PersonDetector, tracker: PersonTracker, pipeline: HallPipeline
-    ):
+    def __init__(self, camera_id: str, detector: Detector, tracker: PersonTracker, pipeline: HallPipeline):
         self.camera_id = camera_id
         self.detector = detector
         self.tracker = tracker
@@ -71,7 +92,7 @@ class CameraProcessor:
         cls,
         hall: HallConfig,
         camera_id: str,
-        detector: PersonDetector,
+        detector: Detector,
         calibration: FloorCalibration | None = None,
     ) -> CameraProcessor:
         """Build the tracker and pipeline for one camera of `hall` around a loaded detector.
@@ -95,6 +116,19 @@ class CameraProcessor:
         return find_people(self.detector.detect, image_bgr, tile_px=self.detector.imgsz)
 
     def process(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> FrameResult:
-        tracked = self.tracker.update(self.detector.detect(image_bgr))
+        return self.finish(self.start(image_bgr, frame, t_s))
+
+    def start(self, image_bgr: NDArray[np.uint8], frame: int, t_s: float) -> PendingFrame:
+        """Hand the frame to the detector (at once with a pipelined one; `finish` completes it)."""
         height, width = image_bgr.shape[:2]
-        return FrameResult(self.pipeline.step(frame, t_s, tracked, (width, height)), tracked)
+        detector = self.detector
+        if isinstance(detector, PipelinedDetector):
+            people: PendingPeople = detector.submit(image_bgr)
+        else:
+            people = FoundPeople(detector.detect(image_bgr))
+        return PendingFrame(people, frame, t_s, (width, height))
+
+    def finish(self, pending: PendingFrame) -> FrameResult:
+        """Wait for a started frame's people, then track and place them (frames in `start` order)."""
+        tracked = self.tracker.update(pending.people.result())
+        return FrameResult(self.pipeline.step(pending.frame, pending.t_s, tracked, pending.size_wh), tracked)

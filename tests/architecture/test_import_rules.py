@@ -61,6 +61,7 @@ def test_the_project_keeps_every_import_rule() -> None:
         ("hallwatch/contract/__init__.py", "import vision.state", "imports nothing of the project"),
         ("vision/zones.py", "import edge.config", "The vision core imports no shell"),
         ("vision/spacing.py", "import ultralytics", "Only the detector and tracker adapters"),
+        ("vision/pose_head.py", "import openvino", "Only the OpenVINO adapter touches openvino"),
     ],
 )
 def test_a_deliberate_violation_fails_the_check(

@@ -19,6 +19,7 @@ MODULES = [
     "vision.detections",
     "vision.pipeline",
     "vision.placement",
+    "vision.pose_head",
     "vision.site_pipeline",
     "vision.smoothing",
     "vision.spacing",

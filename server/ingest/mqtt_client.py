@@ -2,9 +2,12 @@
 
 Subscriptions, per configured site (``+`` for all):
 
-- camera ``state`` and ``positions`` (the high-volume topics) through the shared subscription
-  ``$share/{group}/...``, so that replicas split them;
-- camera ``events`` and node ``status``/``health``/``layout``/``snapshot`` plainly: every replica
+- camera ``state`` and ``positions`` and a node's fused ``floor`` and ``floor_positions`` (the
+  high-volume topics) through the shared subscription ``$share/{group}/...``, so that replicas split
+  them (a floor the server fuses itself needs all of a site's positions: one replica, see
+  docs/server.md);
+- camera ``events``, a node's ``floor_events`` and node ``status``/``health``/``layout``/``snapshot``
+  plainly: every replica
   sees all of them (events are stored once thanks to their event id, alerts once thanks to
   ``open_key``; a snapshot is kept in memory by every replica, so ops can fetch it from any), and
   the retained status and layout arrive on subscribe, which a shared subscription would not do.
@@ -102,7 +105,10 @@ def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str,
         result += [
             (f"{share}{base}/cameras/+/state", 0),
             (f"{share}{base}/cameras/+/positions", 0),
+            (f"{share}{base}/nodes/+/floor", 0),
+            (f"{share}{base}/nodes/+/floor_positions", 0),
             (f"{base}/cameras/+/events", 1),
+            (f"{base}/nodes/+/floor_events", 1),
             (f"{base}/nodes/+/status", 1),
             (f"{base}/nodes/+/health", 0),
             (f"{base}/nodes/+/layout", 1),

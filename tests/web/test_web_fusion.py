@@ -117,3 +117,49 @@ def test_the_calibration_page_says_which_overlapping_cameras_disagree_on_shared_
     expect(page.locator("#agreement-note")).to_have_text("2 pairs disagree")
     expect(page.locator("#agreement-empty")).to_be_hidden()
     assert pages.errors(page) == []
+
+
+def test_the_dashboard_shows_one_fused_floor_and_certain_and_possible_pairs(
+    pages: Pages, publish: Hall, site: str, server_proc: ServerProcess
+) -> None:
+    """A node fuses two cameras: three people, two of them seen by both cameras, are three dots
+    (not five), the windows' counts are the floor's, and the pairs read "1 certain (+2 possible)"."""
+    node = publish.node
+    publish.publish(
+        node.layout(fusion="node", coverage={"cam-w": COVERAGE["cam-w"], "cam-m": COVERAGE["cam-m"]})
+    )
+    wait_for_layout(server_proc, site)
+    page = pages.open("manager", "desktop", path=f"/dashboard?site={site}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
+    people = [(2.2, 1.3, ["cam-w"]), (7.0, 1.3, ["cam-w", "cam-m"]), (7.6, 1.3, ["cam-w", "cam-m"])]
+
+    def send() -> None:
+        publish.publish(
+            node.floor(
+                {"hall": 3, "w1": 1, "w3": 2},
+                violations=1,
+                possible=2,
+                pairs=[(2, 3, 0.6, True), (1, 2, 1.02, False), (1, 3, 1.05, False)],
+                cameras=["cam-m", "cam-w"],
+                seen_by_several=2,
+            )
+        )
+        publish.publish(node.floor_positions(people))
+        publish.event("person_entered", zone="door", people=[9])  # the dashboard re-reads its counts
+
+    send()
+    dots = page.locator("#floor-plan circle.person")
+    wait_until(lambda: (send(), dots.count() == 3)[1], 10, 0.5)
+    assert set(dots.evaluate_all("els => els.map(e => e.dataset.camera)")) == {"fused:edge-1"}
+    assert sorted(dots.evaluate_all("els => els.map(e => e.dataset.cameras)")) == [
+        "cam-w",
+        "cam-w cam-m",
+        "cam-w cam-m",
+    ]
+    expect(page.locator("#floor-plan text[data-zone='w3'] .zone-count")).to_have_text("2 / 2")
+    expect(page.locator("#floor-plan text[data-zone='w1'] .zone-count")).to_have_text("1 / 2")
+    expect(page.locator("#kpi-hall-count")).to_have_text("3")
+    expect(page.locator("#kpi-violations")).to_have_text("1")
+    expect(page.locator("#kpi-violations-note")).to_have_text("certain (+2 possible)")
+    expect(page.locator("#kpi-violations-box")).to_have_attribute("data-level", "over")
+    assert pages.errors(page) == []

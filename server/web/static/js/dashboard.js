@@ -82,8 +82,13 @@ function renderKpis() {
   if (occupancyNow) {
     setText($("kpi-entries"), occupancyNow.entries_today);
     setText($("kpi-exits"), occupancyNow.exits_today);
-    setText($("kpi-violations"), occupancyNow.violations_now);
-    $("kpi-violations-box").dataset.level = occupancyNow.violations_now > 0 ? "over" : "ok";
+    // Certain pairs alert; possible ones (their distance's uncertainty reaches under the minimum)
+    // are shown next to them, so a manager sees both without being alerted by the doubtful ones.
+    const certain = occupancyNow.violations_now;
+    const possible = occupancyNow.possible_violations_now ?? 0;
+    setText($("kpi-violations"), certain);
+    setText($("kpi-violations-note"), `certain (+${possible} possible)`);
+    $("kpi-violations-box").dataset.level = certain > 0 ? "over" : possible > 0 ? "warning" : "ok";
   }
   const active = book.active();
   const untaken = active.filter((a) => a.status === "open").length;

@@ -101,6 +101,7 @@ class _Context:
     camera: str | None = None
     node: str | None = None
     label: str = ""
+    floor: tuple[float, float] | None = None
 
 
 @dataclass(slots=True)
@@ -196,18 +197,27 @@ class AlertEngine:
         actions: list[AlertAction] = []
         site, camera = event.site, event.camera
         if event.type == "spacing_violation_started":
-            subject = event.zone or camera
+            # Where the pair stands: the event's window, else the queue or area under its floor
+            # midpoint, so that a guide knows where to go (issue 13); the camera only as a last resort.
+            floor = (float(event.floor[0]), float(event.floor[1])) if event.floor is not None else None
+            zone = event.zone or self._zone_at(site, floor)
+            subject = zone or camera
             pair_key = (site, camera, tuple(sorted(event.people)))
             self._pairs[pair_key] = (subject, event.ts.timestamp())
             key = AlertKey(site, "spacing_violation", subject)
             rule = self._rules.spacing
             if rule.enabled:
-                where = f"at {self._zone_label(site, event.zone)}" if event.zone else f"in view of {camera}"
-                ctx = _Context(rule.severity, zone=event.zone, camera=camera, node=event.node)
+                if zone is not None:
+                    where = f"at {self._zone_label(site, zone)}"
+                elif floor is not None:
+                    where = f"on the floor at {floor[0]:.1f} m, {floor[1]:.1f} m"
+                else:
+                    where = f"in view of {camera}"
+                ctx = _Context(rule.severity, zone=zone, camera=camera, node=event.node, floor=floor)
                 ctx.label = f"people closer than the minimum distance {where}"
                 self._set(key, True, now, ctx, actions)
-            if event.zone is not None and self._zone_kind(site, event.zone) in ("window", None):
-                self._count_repeated(site, event.zone, camera, event.node, now, actions)
+            if zone is not None and self._zone_kind(site, zone) in ("window", None):
+                self._count_repeated(site, zone, camera, event.node, now, actions)
         elif event.type == "spacing_violation_ended":
             pair_key = (site, camera, tuple(sorted(event.people)))
             if pair_key in self._pairs:
@@ -338,6 +348,19 @@ class AlertEngine:
     def _zone_kind(self, site: str, zone: str) -> str | None:
         spec = self._site(site).specs.get(zone)
         return spec.kind if spec is not None else None
+
+    def _zone_at(self, site: str, floor: tuple[float, float] | None) -> str | None:
+        """The window, queue (or other area, not the whole hall) whose outline holds ``floor``."""
+        if floor is None:
+            return None
+        order = {"window": 0, "queue": 1}
+        inside = [
+            spec
+            for spec in self._site(site).specs.values()
+            if spec.kind in order and len(spec.polygon) >= 3 and _inside(floor, spec.polygon)
+        ]
+        inside.sort(key=lambda spec: (order[spec.kind], spec.zone))
+        return inside[0].zone if inside else None
 
     def _zone_label(self, site: str, zone: str | None) -> str:
         spec = self._site(site).specs.get(zone or "")
@@ -576,14 +599,39 @@ class AlertEngine:
             camera=ctx.camera,
             node=ctx.node,
             message=ctx.label,
+            floor=ctx.floor,
         )
 
 
 def layout_zones(layout: NodeLayout) -> list[ZoneSpec]:
     """The zones of a node's layout message as the engine needs them."""
     return [
-        ZoneSpec(layout.site, z.id, z.kind, name=z.name, limit=z.limit, window=z.window) for z in layout.zones
+        ZoneSpec(
+            layout.site,
+            z.id,
+            z.kind,
+            name=z.name,
+            limit=z.limit,
+            window=z.window,
+            polygon=tuple((float(x), float(y)) for x, y in (z.polygon or ())),
+        )
+        for z in layout.zones
     ]
+
+
+def _inside(point: tuple[float, float], polygon: tuple[tuple[float, float], ...]) -> bool:
+    """Even-odd rule: is ``point`` inside ``polygon`` (metres)?
+
+    Example:
+        >>> _inside((1.0, 1.0), ((0.0, 0.0), (2.0, 0.0), (2.0, 2.0), (0.0, 2.0)))
+        True
+    """
+    x, y = point
+    inside = False
+    for (x1, y1), (x2, y2) in zip(polygon, polygon[1:] + polygon[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
 
 
 def _enabled(rule_enabled: bool, override: object) -> bool:

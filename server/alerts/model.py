@@ -52,6 +52,7 @@ class ZoneSpec:
     name: str | None = None
     limit: int | None = None
     window: str | None = None
+    polygon: tuple[tuple[float, float], ...] = ()  # metres on the floor; empty when not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ class AlertAction:
     camera: str | None = None
     node: str | None = None
     message: str = ""
+    floor: tuple[float, float] | None = None  # where on the floor (metres): a spacing alert's pair
 
 
 @dataclass(frozen=True, slots=True)

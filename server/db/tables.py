@@ -210,6 +210,8 @@ class Alert(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    floor_x: Mapped[float | None] = mapped_column(Float, doc="where on the floor (metres), when known")
+    floor_y: Mapped[float | None] = mapped_column(Float)
 
 
 class CountCheck(Base):

@@ -38,6 +38,8 @@ class AlertOut(Out):
     note: str | None
     updated_at: datetime
     version: int = Field(description="grows with every change; pages keep the highest")
+    floor_x: float | None = Field(default=None, description="where on the floor, metres (spacing: the pair)")
+    floor_y: float | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

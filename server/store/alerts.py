@@ -114,6 +114,8 @@ class AlertStore:
                 reopen_count=0,
                 updated_at=at,
                 version=1,
+                floor_x=action.floor[0] if action.floor is not None else None,
+                floor_y=action.floor[1] if action.floor is not None else None,
             )
             stmt = stmt.on_conflict_do_nothing(index_elements=["open_key"]).returning(Alert.id)
             return conn.execute(stmt).scalar_one_or_none()
@@ -145,6 +147,8 @@ class AlertStore:
                     reopened_at=at,
                     reopen_count=Alert.reopen_count + 1,
                     escalated_at=None,
+                    floor_x=action.floor[0] if action.floor is not None else Alert.floor_x,
+                    floor_y=action.floor[1] if action.floor is not None else Alert.floor_y,
                     resolved_at=None,
                     resolved_by=None,
                     updated_at=at,

@@ -19,6 +19,7 @@ const SHELL = [
   "/static/js/pwa.js",
   "/static/js/shell.js",
   "/static/js/zones.js",
+  "/static/js/mini-plan.js",
   "/static/icons/hallwatch.svg",
   "/static/icons/hallwatch-maskable.svg",
   "/static/icons/sound-on.svg",

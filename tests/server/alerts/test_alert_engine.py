@@ -462,3 +462,31 @@ def test_observe_dispatches_contract_messages() -> None:
     engine.observe(node.layout(), 0)
     actions = engine.observe(node.state({"w1": 3}), 0)
     assert [(a.kind, a.key.subject) for a in actions] == [("open", "w1")]
+
+
+def test_a_spacing_alert_names_the_queue_or_window_where_the_pair_stands() -> None:
+    """Issue 13: "in view of cam-1" told a guide nothing; the pair's floor midpoint names the place."""
+    square = lambda x0, y0: ((x0, y0), (x0 + 2.0, y0), (x0 + 2.0, y0 + 2.0), (x0, y0 + 2.0))  # noqa: E731
+    engine = AlertEngine(AlertRules(spacing={"trigger_s": 0, "clear_s": 0}))
+    engine.set_layout(
+        SITE,
+        [
+            ZoneSpec(
+                SITE, "hall", "hall", name="Hall", limit=50, polygon=((0, 0), (20, 0), (20, 14), (0, 14))
+            ),
+            ZoneSpec(SITE, "w1", "window", name="Window 1", limit=2, polygon=square(1, 0)),
+            ZoneSpec(SITE, "q1", "queue", name="Queue 1", polygon=square(1, 3), window="w1"),
+        ],
+    )
+    cases = [((2.0, 4.0), None, "q1", "at Queue 1"), ((2.0, 1.0), "w1", "w1", "at Window 1")]
+    cases.append(((10.0, 10.0), None, "cam-1", "on the floor at 10.0 m, 10.0 m"))
+    for i, (floor, zone, subject, where) in enumerate(cases):
+        (action,) = event("spacing_violation_started", zone=zone, people=[2 * i, 2 * i + 1], floor=floor)(
+            engine, i
+        )
+        assert (action.key.subject, action.zone, action.floor) == (
+            subject,
+            None if subject == "cam-1" else subject,
+            floor,
+        )
+        assert action.message == f"people closer than the minimum distance {where}"

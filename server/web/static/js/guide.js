@@ -15,6 +15,7 @@ import { AlertSignal } from "./alert-signal.js";
 import { h, setText, syncList } from "./dom.js";
 import { ageText, clockText } from "./format.js";
 import { LiveConnection } from "./live.js";
+import { alertPlace, drawMiniPlan } from "./mini-plan.js";
 import { registerServiceWorker } from "./pwa.js";
 import { chooseSite, toast } from "./shell.js";
 import { zoneLevel, ZoneBoard, zoneName } from "./zones.js";
@@ -36,6 +37,8 @@ const cardTemplate = /** @type {HTMLTemplateElement} */ (document.getElementById
 const fresh = new Set(); // alert ids to flash once when first drawn
 let site = null;
 let loaded = false;
+let layoutZones = []; // the floor's zones with their outlines, for the cards' plans
+const wholeFloor = new Set(); // alert ids whose plan shows the whole floor
 
 // ------------------------------------------------------------------------------ grouping
 function windowGroup(id) {
@@ -153,6 +156,12 @@ function updateCard(card, alert, group) {
   const since = `since ${clockText(episodeStart(alert))}`;
   const back = alert.reopen_count > 0 ? ` (back ${alert.reopen_count}×, first at ${clockText(alert.opened_at)})` : "";
   setText(card.querySelector(".alert-figures"), [figuresText(figures), since + back].filter(Boolean).join(" · "));
+
+  // Where to go: a small plan centred on the alert (a spacing alert's pair, or its zone).
+  const figure = card.querySelector(".alert-place");
+  const place = alertPlace(alert, layoutZones);
+  figure.hidden = !drawMiniPlan(card.querySelector(".alert-plan"), layoutZones, alert, place, { whole: wholeFloor.has(alert.id) });
+  setText(card.querySelector(".button-plan"), wholeFloor.has(alert.id) ? "Around it" : "Whole floor");
 
   const taken = card.querySelector(".alert-taken");
   const mine = alert.acknowledged_by === me;
@@ -322,7 +331,11 @@ groupsBox.addEventListener("click", (event) => {
   if (!card || button.disabled) return;
   if (button.classList.contains("button-take")) act(card, "acknowledge");
   else if (button.classList.contains("button-resolve")) act(card, "resolve");
-  else if (button.classList.contains("button-dismiss")) {
+  else if (button.classList.contains("button-plan")) {
+    const id = Number(/** @type {HTMLElement} */ (card).dataset.alertId);
+    if (!wholeFloor.delete(id)) wholeFloor.add(id);
+    renderAlerts();
+  } else if (button.classList.contains("button-dismiss")) {
     dismissed.add(Number(/** @type {HTMLElement} */ (card).dataset.alertId));
     renderAlerts();
   }
@@ -397,6 +410,15 @@ async function start() {
       "No hall has reported yet. Alerts appear here once an edge node is running.";
     return;
   }
+  const loadLayout = async () => {
+    try {
+      layoutZones = (await api(`sites/${encodeURIComponent(site)}/layout`)).zones;
+      renderAlerts();
+    } catch {
+      // the cards go without their plans until the next layout
+    }
+  };
+  loadLayout();
   const live = new LiveConnection({ topics: ["alerts", "occupancy"], site });
   let lastSync = null;
   live.on("hello", async (message, { reconnected }) => {
@@ -435,6 +457,7 @@ async function start() {
   });
   live.on("layout", async (message) => {
     if (message.site !== site) return;
+    loadLayout();
     try {
       const now = await api(`sites/${encodeURIComponent(site)}/occupancy`);
       zones.reset(now.zones);

@@ -29,6 +29,9 @@ SAME_FLOOR_POINT_M = 1e-4
 COLLINEAR_TOLERANCE = 1e-3
 #: Largest condition number accepted for the homography between normalized point sets.
 MAX_CONDITION = 1e8
+#: A held-out point whose prediction by the others moves by more than this many of its own pixels
+#: when their clicks move by one is not checked by them (its leave-one-out error is unknown).
+MAX_HOLDOUT_AMPLIFICATION = 10.0
 
 _UNDISTORT_CRITERIA = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 100, 1e-12)
 
@@ -152,7 +155,8 @@ class FloorCalibration:
             are (a homography fits 4 pairs exactly); `holdout_errors_m` is the honest measure.
         holdout_errors_m: `(n,)` leave-one-out errors: per point, the distance in metres between its
             floor point and where a calibration fitted to the other points puts it. NaN for a point
-            without which the rest cannot be fitted; all NaN with fewer than 5 points (unknown).
+            without which the rest cannot be fitted, or that the rest cannot pin down (it lies far
+            beyond them); all NaN with fewer than 5 points (unknown).
         rest_errors_m: `(n,)` per point, the RMS error of the other points under a fit without it:
             the point whose removal leaves the rest agreeing best is the likeliest wrong one.
     """
@@ -185,13 +189,14 @@ class FloorCalibration:
 
     @property
     def holdout_error_cm(self) -> float | None:
-        """Root mean square of the leave-one-out floor errors in centimetres; None when unknown.
+        """Root mean square of the leave-one-out floor errors in centimetres, over the points the
+        others can check; None when fewer than 5 can be.
 
-        This is what a floor point away from the marks is likely to be off by: each mark is checked
+        This is what a floor point among the marks is likely to be off by: each mark is checked
         against a calibration that did not see it.
         """
         known = self.holdout_errors_m[np.isfinite(self.holdout_errors_m)]
-        if len(known) < 5 or len(known) < len(self.holdout_errors_m):
+        if len(known) < 5:
             return None
         return float(np.sqrt(np.mean(known**2)) * 100.0)
 
@@ -358,11 +363,18 @@ def _holdout_errors(
     undistorted: NDArray[np.float64], floor_m: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Per point, its floor error under a homography fitted to all the other points, and the RMS of
-    those other points' own errors under that fit (how well the rest agrees without it). NaN: unknown."""
+    those other points' own errors under that fit (how well the rest agrees without it). NaN: unknown.
+
+    A point the others cannot pin down is unknown too: where a pixel of noise in the other points'
+    clicks moves its predicted floor position by more than `MAX_HOLDOUT_AMPLIFICATION` of its own
+    pixels (a corner beyond the others, a rest with three points in line), its error says how the
+    others extrapolate, not whether it is right.
+    """
     n = len(undistorted)
     errors, rest_rms = np.full(n, np.nan), np.full(n, np.nan)
     if n < 5:
         return errors, rest_rms
+    rng = np.random.default_rng(0)  # the same clicks always get the same verdict
     for i in range(n):
         rest = np.arange(n) != i
         try:  # a rest without 4 points in general position fails here, in the DLT
@@ -370,10 +382,48 @@ def _holdout_errors(
         except CalibrationError:
             continue
         predicted = _apply_homography(homography, undistorted)
-        if np.all(np.isfinite(predicted[i])):
-            errors[i] = float(np.linalg.norm(predicted[i] - floor_m[i]))
         rest_rms[i] = float(np.sqrt(np.mean(np.sum((predicted[rest] - floor_m[rest]) ** 2, axis=1))))
+        if np.all(np.isfinite(predicted[i])) and _pinned_down(undistorted, floor_m, i, homography, rng):
+            errors[i] = float(np.linalg.norm(predicted[i] - floor_m[i]))
     return errors, rest_rms
+
+
+def _pinned_down(
+    undistorted: NDArray[np.float64],
+    floor_m: NDArray[np.float64],
+    index: int,
+    homography: NDArray[np.float64],
+    rng: np.random.Generator,
+    trials: int = 8,
+) -> bool:
+    """Whether the points other than `index` place it steadily: their clicks shaken by a pixel move
+    its predicted position by at most `MAX_HOLDOUT_AMPLIFICATION` pixels' worth of floor there."""
+    rest = np.arange(len(undistorted)) != index
+    point = undistorted[index : index + 1]
+    base = _apply_homography(homography, point)[0]
+    nearby = _apply_homography(homography, point + [[1.0, 0.0]])[0]
+    metres_per_px = float(np.linalg.norm(nearby - base))
+    if not np.isfinite(metres_per_px) or metres_per_px <= 0:
+        return False
+    moved = []
+    for _ in range(trials):
+        shaken = undistorted[rest] + rng.normal(0.0, 1.0, (int(rest.sum()), 2))
+        try:
+            dlt = _linear_homography(shaken, floor_m[rest])
+        except CalibrationError:
+            return False
+        moved.append(np.linalg.norm(_apply_homography(dlt, point)[0] - base))
+    spread = float(np.sqrt(np.mean(np.square(moved))))
+    return np.isfinite(spread) and spread <= MAX_HOLDOUT_AMPLIFICATION * metres_per_px
+
+
+def _linear_homography(image_px: NDArray[np.float64], floor_m: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The Hartley-normalized DLT alone (no refinement): cheap, for judging how steady a fit is."""
+    to_image = _normalizing_transform(image_px)
+    to_floor = _normalizing_transform(floor_m)
+    normalized = _dlt(_apply_homography(to_image, image_px), _apply_homography(to_floor, floor_m))
+    homography: NDArray[np.float64] = np.linalg.inv(to_floor) @ normalized @ to_image
+    return homography
 
 
 def calibration_from_config(cfg: CalibrationConfig) -> FloorCalibration:

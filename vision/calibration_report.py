@@ -65,7 +65,12 @@ class CalibrationReport:
         Points are numbered from 0, as on the calibration page and in the core's error messages.
         """
         if self.holdout_rms_cm is None:
-            return f"error unknown ({self.points} points: at least {ENOUGH_POINTS} are needed to measure it)"
+            if self.points < ENOUGH_POINTS:
+                return (
+                    f"error unknown ({self.points} points: at least {ENOUGH_POINTS} are needed to measure it)"
+                )
+            checked = sum(value is not None for value in self.holdout_cm)
+            return f"error unknown (only {checked} of {self.points} points can be checked against the others)"
         worst = ""
         if self.worst_point is not None:
             value = self.holdout_cm[self.worst_point]
@@ -109,9 +114,12 @@ def report_calibration(
     if n < ENOUGH_POINTS:
         unknown = " (with 4 the error cannot be known: any 4 points fit exactly)" if rms is None else ""
         advice.append(f"add floor points: {n} now, at least {ENOUGH_POINTS} spread over the floor{unknown}")
-    elif rms is None:
+    unchecked = [i for i, value in enumerate(holdout_cm) if value is None]
+    if n >= ENOUGH_POINTS and unchecked:
+        names = ", ".join(str(i) for i in unchecked)
         advice.append(
-            "some marks cannot be checked against the others: spread them so no 3 of the rest are in line"
+            f"point{'s' if len(unchecked) > 1 else ''} {names} cannot be checked against the others "
+            "(beyond them, or the rest have three in line): add points around them"
         )
     if worst is not None and verdict in ("fair", "poor") and np.isfinite(holdout[worst]):
         advice.append(

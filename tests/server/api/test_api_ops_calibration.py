@@ -250,9 +250,20 @@ def test_snapshot_requests_are_refused_for_unknown_or_offline_nodes_and_cameras(
 
 
 # ---------------------------------------------------------------------------------- calibration
+# 40 px a metre. Corners, the middle, the middles of the near and far edges and one more inside:
+# every point is checked by the others (the 4 corners and the middle alone leave the corners unchecked).
 GOOD = {
-    "image_points": [[10, 20], [300, 15], [310, 230], [5, 225], [160, 120]],
-    "floor_points": [[0.25, 0.5], [7.5, 0.375], [7.75, 5.75], [0.125, 5.625], [4.0, 3.0]],
+    "image_points": [[10, 20], [300, 15], [310, 230], [5, 225], [160, 120], [160, 20], [160, 220], [80, 120]],
+    "floor_points": [
+        [0.25, 0.5],
+        [7.5, 0.375],
+        [7.75, 5.75],
+        [0.125, 5.625],
+        [4.0, 3.0],
+        [4.0, 0.5],
+        [4.0, 5.5],
+        [2.0, 3.0],
+    ],
 }
 
 
@@ -265,7 +276,7 @@ def test_preview_reports_errors_in_cm_and_draws_the_zones(
     url = f"{base(node)}/cameras/cam-1/calibration/preview"
     body = client.post(url, json=GOOD, headers=headers).json()
     assert body["rms_error_cm"] < 0.5 and body["quality"] == "good", body
-    assert [p["index"] for p in body["points"]] == [0, 1, 2, 3, 4]
+    assert [p["index"] for p in body["points"]] == list(range(8))
     assert body["points"][2]["image_fitted"] == pytest.approx([310, 230], abs=0.5)
     assert body["lens"] is None
     zones = {z["id"]: z for z in body["zones"]}
@@ -279,7 +290,7 @@ def test_preview_reports_errors_in_cm_and_draws_the_zones(
     assert body["holdout_error_cm"] is not None and body["holdout_error_cm"] < 0.5
     assert all(p["holdout_cm"] is not None for p in body["points"])
 
-    skewed = {**GOOD, "floor_points": [*GOOD["floor_points"][:4], [4.6, 3.0]]}
+    skewed = {**GOOD, "floor_points": [*GOOD["floor_points"][:4], [4.6, 3.0], *GOOD["floor_points"][5:]]}
     poor = client.post(url, json=skewed, headers=headers).json()
     assert poor["max_error_cm"] > 10 and poor["quality"] in ("fair", "poor")
     assert max(p["error_cm"] for p in poor["points"]) == poor["max_error_cm"]

@@ -106,6 +106,9 @@ def run(
         host=settings.http.host,
         port=settings.http.port,
         log_config=None,
+        # A demo's terminal keeps its logins and addresses in view: one access line per page poll
+        # scrolled them away (issue 13). Production keeps its access log.
+        access_log=not settings.demo,
         proxy_headers=settings.http.forwarded_allow_ips is not None,
         forwarded_allow_ips=settings.http.forwarded_allow_ips,
         ws_ping_interval=20,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -38,6 +39,10 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, float):
+        # Sums of floats show their binary noise (1.5999999999999996, issue 13); 6 decimals are
+        # more than any count, mean or distance here carries.
+        return repr(round(value, 6)) if math.isfinite(value) else ""
     text = str(value)
     stripped = text.lstrip(" \t\r\n")
     if stripped[:1] in _FORMULA_START[:4] and not _is_number(stripped):

@@ -3,14 +3,24 @@
 Each camera runs on its own thread (and its feed reads on another), so a slow or dead camera never
 holds up the others. The worker also watches its feed: no frame for `timeout_s` is a lost camera
 (reported once), and the first frame after that a recovered one.
+
+With a pipelined processor (`vision.processor.PipelinedProcessor`, the real one on OpenVINO) a
+camera keeps up to `frames_in_flight` frames in the detector: when the next frame is already waiting
+it is started before the last one is tracked and reported, so inference never waits for the rest
+of the camera's work. Frames are finished in the order they were taken; a camera at its configured
+rate (the next frame not there yet) still finishes each frame before taking the next, so pipelining
+adds no latency.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Protocol
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -22,7 +32,7 @@ from vision.detections import Detections
 from vision.state import HallState
 
 if TYPE_CHECKING:
-    from vision.processor import FrameProcessor
+    from vision.processor import FrameProcessor, FrameResult, PendingFrame, PipelinedProcessor
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +58,7 @@ class CameraWorker:
         sink: CameraSink,
         *,
         timeout_s: float,
+        frames_in_flight: int = 1,
     ) -> None:
         self.camera = camera
         self.feed = feed
@@ -55,6 +66,8 @@ class CameraWorker:
         self._processor = processor
         self._sink = sink
         self._timeout_s = timeout_s
+        self._depth = max(1, frames_in_flight)
+        self._errors_logged = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._lost = False
@@ -110,9 +123,16 @@ class CameraWorker:
 
     def _run(self) -> None:
         last_frame_mono = time.monotonic()  # no first frame within the timeout is a lost camera too
-        errors_logged = 0
+        in_flight: deque[tuple[Frame, PipelinedProcessor, PendingFrame]] = deque()
         while not self._stop.is_set():
-            frame = self.feed.get(timeout=0.1)
+            frame = None
+            if len(in_flight) < self._depth:
+                # With frames in flight, take the next only if it is already there.
+                frame = self.feed.get(timeout=0.0 if in_flight else 0.1)
+            if frame is None and in_flight:
+                done, started_by, pending = in_flight.popleft()
+                self._complete(done, started_by, functools.partial(started_by.finish, pending))
+                continue
             now = time.monotonic()
             if frame is None:
                 if not self._lost and now - last_frame_mono >= self._timeout_s:
@@ -134,22 +154,45 @@ class CameraWorker:
             last_frame_mono = frame.captured_mono
             with self._lock:
                 processor = self._processor
-            try:
-                result = processor.process(frame.image, frame.index, frame.t_s)
-            except Exception:
-                self.stats.record_error()
-                if errors_logged < 3 or self.stats.processing_errors % 100 == 0:
-                    errors_logged += 1
-                    log.exception(
-                        "%s: processing frame %d failed (%d failures so far); going on with the next",
-                        self.camera.id,
-                        frame.index,
-                        self.stats.processing_errors,
-                    )
+            pipelined = _pipelined(processor) if self._depth > 1 else None
+            if pipelined is None:
+                run = functools.partial(processor.process, frame.image, frame.index, frame.t_s)
+                self._complete(frame, processor, run)
                 continue
-            self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
-            self._latest = self._latest_of(frame, processor, result.tracked)
             try:
-                self._sink.frame_processed(self.camera.id, frame, result.state)
+                in_flight.append((frame, pipelined, pipelined.start(frame.image, frame.index, frame.t_s)))
             except Exception:
-                log.exception("%s: reporting frame %d failed", self.camera.id, frame.index)
+                self._failed(frame)
+
+    def _complete(self, frame: Frame, processor: FrameProcessor, run: Callable[[], FrameResult]) -> None:
+        """Finish one frame (`run` gives its result): count it, keep it for snapshots, report it."""
+        try:
+            result = run()
+        except Exception:
+            self._failed(frame)
+            return
+        self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
+        self._latest = self._latest_of(frame, processor, result.tracked)
+        try:
+            self._sink.frame_processed(self.camera.id, frame, result.state)
+        except Exception:
+            log.exception("%s: reporting frame %d failed", self.camera.id, frame.index)
+
+    def _failed(self, frame: Frame) -> None:
+        self.stats.record_error()
+        if self._errors_logged < 3 or self.stats.processing_errors % 100 == 0:
+            self._errors_logged += 1
+            log.exception(
+                "%s: processing frame %d failed (%d failures so far); going on with the next",
+                self.camera.id,
+                frame.index,
+                self.stats.processing_errors,
+            )
+
+
+def _pipelined(processor: FrameProcessor) -> PipelinedProcessor | None:
+    """The processor as a pipelined one when it is (duck-typed: importing vision.processor to ask
+    would load the detector stack into nodes and tests that run a scripted processor)."""
+    if callable(getattr(processor, "start", None)) and callable(getattr(processor, "finish", None)):
+        return cast("PipelinedProcessor", processor)
+    return None

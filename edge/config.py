@@ -103,6 +103,14 @@ class NodeSettings(_Strict):
     camera_retry_max_s: float = Field(
         default=30.0, ge=0.5, le=3600.0, description="longest wait between attempts to reopen a lost camera"
     )
+    frames_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="frames of one camera in the detector at once (OpenVINO): with 2, a camera's next frame "
+        "is detected while its last one is tracked and published, so inference never waits for that; "
+        "only frames already waiting are taken early, so a camera at its rate gains no latency",
+    )
 
 
 FusionMode = Literal["camera", "node", "server"]

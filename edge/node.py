@@ -367,7 +367,12 @@ class EdgeNode:
             retry_max_s=self.config.node.camera_retry_max_s,
         )
         worker = CameraWorker(
-            camera, processor, feed, self.reporter, timeout_s=self.config.node.camera_timeout_s
+            camera,
+            processor,
+            feed,
+            self.reporter,
+            timeout_s=self.config.node.camera_timeout_s,
+            frames_in_flight=self.config.node.frames_in_flight,
         )
         self.workers[camera.id] = worker
         worker.start()

@@ -108,8 +108,9 @@ def coverage_overlaps(
 
     Example:
         >>> a, b = [[0, 0], [4, 0], [4, 3], [0, 3]], [[3, 0], [8, 0], [8, 3], [3, 3]]
-        >>> [(x, y, round(float(cv2.contourArea(p.astype(np.float32))), 2)) for x, y, p in coverage_overlaps({"a": a, "b": b})]
-        [('a', 'b', 3.0)]
+        >>> (first, second, outline), = coverage_overlaps({"a": a, "b": b})
+        >>> first, second, float(cv2.contourArea(outline.astype(np.float32)))
+        ('a', 'b', 3.0)
     """
     hulls = {
         camera: cv2.convexHull(np.asarray(polygon, np.float32).reshape(-1, 1, 2))

@@ -139,7 +139,9 @@ def _door_walkers(
 
 def generated_site(*, duration_s: float = 40.0, fps: float = 5.0, seed: int = 0) -> SyntheticSite:
     """The site and a scene of `duration_s` seconds sampled `fps` times a second."""
-    poses, calibrations, cameras = {}, {}, []
+    poses: dict[str, CameraPose] = {}
+    calibrations: dict[str, FloorCalibration] = {}
+    cameras: list[dict[str, object]] = []
     for camera, (_, over, yaw) in CAMERAS.items():
         pose = fisheye_camera(height_m=HEIGHT_M, image_size=IMAGE_SIZE, over_xy=over, yaw_deg=yaw)
         assert pose.lens is not None

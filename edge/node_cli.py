@@ -122,9 +122,6 @@ def _now() -> datetime:
 
 
 # ---------------------------------------------------------------------------------------- check
-#: Two cameras placing a shared floor mark further apart than this (cm) disagree.
-DISAGREE_CM = 15.0
-
 
 @cli.command()
 @CONFIG_OPTION
@@ -225,8 +222,8 @@ def _check_calibration(
 def _check_agreement(config: NodeConfig) -> list[tuple[bool, str]]:
     """For each pair of cameras calibrated on shared floor marks: how far apart they place them.
 
-    Two calibrations more than `DISAGREE_CM` apart on a shared mark would place the same person
-    apart (and fusion would see two people): a problem.
+    Two calibrations more than `vision.calibration_report.AGREE_WITHIN_CM` apart on a shared mark
+    would place the same person apart (and fusion would see two people): a problem.
     """
     from itertools import combinations
 
@@ -242,9 +239,8 @@ def _check_agreement(config: NodeConfig) -> list[tuple[bool, str]]:
     results = []
     for first, second in combinations(calibrations, 2):
         agreement = pair_agreement(first, second)
-        if agreement.marks:
-            worst = agreement.worst_cm or 0.0
-            results.append((worst <= DISAGREE_CM, agreement.summary()))
+        if agreement.agrees is not None:
+            results.append((agreement.agrees, agreement.summary()))
     return results
 
 

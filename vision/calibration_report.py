@@ -173,6 +173,11 @@ def _coverage(calibration: FloorCalibration, hall_polygon: Sequence[tuple[float,
     return min(float(overlap) / hall_area, 1.0)
 
 
+#: Two calibrations placing a shared floor mark further apart than this (cm) disagree: the same
+#: person would be placed apart by the two cameras, and fusion could see two people.
+AGREE_WITHIN_CM = 15.0
+
+
 @dataclass(frozen=True, slots=True)
 class PairAgreement:
     """How two cameras' calibrations agree on the floor marks both were calibrated on.
@@ -189,6 +194,12 @@ class PairAgreement:
     @property
     def worst_cm(self) -> float | None:
         return max((cm for _, cm in self.marks), default=None)
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether the worst shared mark is within `AGREE_WITHIN_CM` (None: no shared mark)."""
+        worst = self.worst_cm
+        return None if worst is None else worst <= AGREE_WITHIN_CM
 
     def summary(self) -> str:
         """'cam-1 and cam-2 agree within 4.1 cm on 3 shared marks (worst at (2.0, 3.0))'."""

@@ -21,15 +21,11 @@ from server.schemas.nodes import (
     SiteCamerasOut,
 )
 from vision.calibration import CalibrationError, FloorCalibration, calibration_from_config
-from vision.calibration_report import pair_agreement
+from vision.calibration_report import AGREE_WITHIN_CM, pair_agreement
 from vision.config import CalibrationConfig
 from vision.coverage import coverage_overlaps
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
-
-#: Two calibrations further apart than this on a shared mark would place one person as two.
-AGREE_WITHIN_CM = 15.0
-
 
 def _calibration(camera: LayoutCamera) -> FloorCalibration | None:
     try:
@@ -88,14 +84,13 @@ def site_cameras(site: SitePath, user: NodesReader, services: ServicesDep) -> Si
         pair = pair_agreement((first, cal_a), (second, cal_b))
         if not pair.marks and (first, second) not in overlapping:
             continue
-        worst = pair.worst_cm
         agreement.append(
             PairAgreementOut(
                 cameras=(first, second),
                 nodes=(node_a, node_b),
                 marks=[MarkAgreementOut(floor=floor, apart_cm=cm) for floor, cm in pair.marks],
-                worst_cm=worst,
-                agree=None if worst is None else worst <= AGREE_WITHIN_CM,
+                worst_cm=pair.worst_cm,
+                agree=pair.agrees,
                 summary=pair.summary(),
             )
         )

@@ -59,7 +59,16 @@ class Broker:
 
 
 def node_config(
-    video: Path, port: int, workdir: Path, *, cameras: int, imgsz: int, backend: str, fps: float = 5.0
+    video: Path,
+    port: int,
+    workdir: Path,
+    *,
+    cameras: int,
+    imgsz: int,
+    backend: str,
+    fps: float = 5.0,
+    node_id: str = "bench-node",
+    frames_in_flight: int | None = None,
 ) -> NodeConfig:
     """The demo hall with `cameras` copies of its camera, all reading `video` (looped)."""
     data: dict[str, Any] = yaml.safe_load(DEMO.read_text())
@@ -76,7 +85,9 @@ def node_config(
         }
         for i in range(cameras)
     ]
-    data["node"] = {"id": "bench-node", "health_interval_s": 3600.0, "camera_timeout_s": 30.0}
+    data["node"] = {"id": node_id, "health_interval_s": 3600.0, "camera_timeout_s": 30.0}
+    if frames_in_flight is not None:
+        data["node"]["frames_in_flight"] = frames_in_flight
     data["mqtt"] = {"host": "127.0.0.1", "port": port}
     data["outbox"] = {"path": str(workdir / f"outbox-{time.monotonic_ns()}.sqlite"), "max_events": 1_000_000}
     return parse_config(data)

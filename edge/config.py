@@ -104,12 +104,13 @@ class NodeSettings(_Strict):
         default=30.0, ge=0.5, le=3600.0, description="longest wait between attempts to reopen a lost camera"
     )
     frames_in_flight: int = Field(
-        default=2,
+        default=3,
         ge=1,
         le=8,
-        description="frames of one camera in the detector at once (OpenVINO): with 2, a camera's next frame "
-        "is detected while its last one is tracked and published, so inference never waits for that; "
-        "only frames already waiting are taken early, so a camera at its rate gains no latency",
+        description="frames of one camera in the detector at once (OpenVINO): more than one lets a camera's "
+        "next frames be detected while its last one is tracked and published, and with one more than the "
+        "CPU's inference streams (2 on two cores) a stream never waits for the camera; only frames already "
+        "waiting are taken early, so a camera at its configured rate gains no latency",
     )
 
 

@@ -26,6 +26,7 @@ from hallwatch.contract import (
     FloorEvent,
     FloorPositions,
     FloorState,
+    NodeConfigPush,
     NodeLayout,
     node_topic,
     parse_payload,
@@ -39,6 +40,14 @@ ZONES = [
     {"id": "hall", "kind": "hall", "capacity": 10, "polygon": [[0, 0], [6.4, 0], [6.4, 4.8], [0, 4.8]]},
     {"id": "window-r", "kind": "window", "max_people": 2, "polygon": [[5, 1], [6.2, 1], [6.2, 3], [5, 3]]},
 ]
+
+
+WINDOW_L = {
+    "id": "window-l",
+    "kind": "window",
+    "max_people": 2,
+    "polygon": [[0.5, 1], [1.5, 1], [1.5, 3], [0.5, 3]],
+}
 
 
 class SeenByPlace:
@@ -100,7 +109,7 @@ def test_a_node_of_two_cameras_publishes_one_fused_floor(
         return seen[-1] if seen else None
 
     try:
-        with running_node(tmp_path, cfg, factory):
+        with running_node(tmp_path, cfg, factory) as node:
             assert cap.wait_for(lambda ms: (f := last_floor()) is not None and f.zones.get("hall") == 4, 15.0)
             both = last_floor()
             assert both is not None
@@ -124,6 +133,12 @@ def test_a_node_of_two_cameras_publishes_one_fused_floor(
                     (f := last_floor()) is not None and f.left_out == [] and f.zones.get("window-r") == 1
                 ),
                 15.0,
+            )
+            # A config push (ops moved the zones) rebuilds the floor with the new zones, live.
+            push = NodeConfigPush(issued_by="ops", config={"zones": [ZONES[0], WINDOW_L]})
+            assert node.handle_config_push(push.model_dump_json().encode())
+            assert cap.wait_for(
+                lambda ms: (f := last_floor()) is not None and f.zones == {"hall": 4, "window-l": 1}, 10.0
             )
     finally:
         stream.stop()

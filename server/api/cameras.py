@@ -27,6 +27,7 @@ from vision.coverage import coverage_overlaps
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
+
 def _calibration(camera: LayoutCamera) -> FloorCalibration | None:
     try:
         config = CalibrationConfig(

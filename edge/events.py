@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from hallwatch.contract import (
+    EVENT_TYPE_VERSIONS,
+    SCHEMA_VERSION,
     SCHEMA_VERSION_FLOOR,
     CameraEvent,
     CameraPositions,
@@ -120,6 +122,7 @@ def floor_state(origin: Origin, state: HallState, cameras: Iterable[str], *, seq
 def floor_event(origin: Origin, event: HallEvent, *, seq: int) -> FloorEvent:
     """One event of the fused floor, timed at the frame time it happened."""
     return FloorEvent(
+        schema_version=EVENT_TYPE_VERSIONS.get(event.type, SCHEMA_VERSION_FLOOR),
         site=origin.site,
         node=origin.node,
         seq=seq,
@@ -168,8 +171,9 @@ def event_time(event: HallEvent, state: HallState, frame_captured_at: datetime) 
 
 
 def camera_event(origin: Origin, camera: str, event: HallEvent, *, seq: int, ts: datetime) -> CameraEvent:
-    """One pipeline event as a contract event."""
+    """One pipeline event as a contract event (version 3 for `queue_left`, 1 otherwise)."""
     return CameraEvent(
+        schema_version=EVENT_TYPE_VERSIONS.get(event.type, SCHEMA_VERSION),
         site=origin.site,
         node=origin.node,
         camera=camera,

@@ -1,8 +1,8 @@
 """One camera's frame pipeline: tracked detections in, one `HallState` out.
 
-placement → steadied positions → zone counts from tracks, crossings, spacing, limits, dwell →
-`HallState`. Every duration comes from the frame's own time `t_s`, never the wall clock, so a
-replay at any speed gives the same events.
+placement → steadied positions → zone counts from tracks, crossings, spacing, limits, dwell and
+waits in queues → `HallState`. Every duration comes from the frame's own time `t_s`, never the wall
+clock, so a replay at any speed gives the same events.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from vision.counting import ZoneCounter
 from vision.crossings import EntranceCounter
 from vision.detections import Detections
 from vision.placement import FloorPlacer
-from vision.smoothing import DwellClock, LimitMonitor, PositionFilter, zone_limits
+from vision.smoothing import DwellClock, EndedStay, LimitMonitor, PositionFilter, zone_limits
 from vision.spacing import SpacingMonitor
 from vision.state import Crossing, FloorPeople, HallEvent, HallState
 from vision.zones import ZoneIndex
@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 UNKNOWN_SCALE_ERROR = 0.03
 #: A box within this share of the image's width or height from its border is at the image's edge.
 EDGE_SHARE = 0.02
+#: A stay in a queue shorter than this that does not end at the queue's window is someone walking
+#: through the queue's lane (at 1.3 m/s, 6.5 m of it), not a wait: no `queue_left` for it. A stay
+#: that ends at the window is a wait however short.
+QUEUE_PASSING_S = 5.0
 
 
 class CameraFloor:
@@ -136,6 +140,7 @@ class FloorRules:
         )
         self.limits = LimitMonitor(zone_limits(zones))
         self.dwell = DwellClock()
+        self._window_of_queue = {q.id: q.window for q in self.zones.queues}
 
     def step(
         self, camera: str, frame: int, t_s: float, people: FloorPeople, at_edge: NDArray[np.bool_]
@@ -152,13 +157,14 @@ class FloorRules:
         crossings = self.entrances.update(ids, xy)
         spacing = self.spacing.update(t_s, ids, xy, window_of, people.sigma_m[tracked])
         limit_events = self.limits.update(t_s, zone_counts)
-        dwell_s = self.dwell.update(t_s, ids, zone_of)
+        dwell = self.dwell.step(t_s, ids, zone_of)
 
         row_of = {track_id: row for row, track_id in enumerate(ids.tolist())} if crossings else {}
         events = (
             *(_crossing_event(c, t_s, xy[row_of[c.track_id]]) for c in crossings),
             *limit_events,
             *spacing.events,
+            *self._waits(dwell.ended),
         )
         hidden = len(counted.hidden_ids)
         return HallState(
@@ -171,7 +177,7 @@ class FloorRules:
             crossings=self.entrances.totals(),
             events=events,
             zone_of=dict(counted.zone_of),
-            dwell_s=dwell_s,
+            dwell_s=dwell.dwell_s,
             hidden=FloorPeople(
                 ids=counted.hidden_ids,
                 floor_xy=counted.hidden_xy,
@@ -181,6 +187,21 @@ class FloorRules:
             possible=spacing.possible,
             alerting_pairs=self.spacing.alerting((*spacing.violations, *spacing.possible)),
         )
+
+    def _waits(self, ended: Sequence[EndedStay]) -> list[HallEvent]:
+        """`queue_left` for each wait in a queue that is over (see `QUEUE_PASSING_S`)."""
+        return [
+            HallEvent(
+                "queue_left",
+                stay.left_t_s,
+                zone=stay.zone,
+                people=(stay.track_id,),
+                duration_s=stay.duration_s,
+            )
+            for stay in ended
+            if stay.zone in self._window_of_queue
+            and (stay.next_zone == self._window_of_queue[stay.zone] or stay.duration_s >= QUEUE_PASSING_S)
+        ]
 
     def finish(self, t_s: float) -> tuple[HallEvent, ...]:
         """End what is still open at the end of a stream: over-limit episodes and spacing violations.

@@ -228,12 +228,45 @@ class _Stay:
     last_seen_t_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class EndedStay:
+    """A person's stay in a window or queue zone that is over.
+
+    Attributes:
+        track_id: the person.
+        zone: where they stood.
+        since_t_s: when they were first seen there.
+        left_t_s: when they were last seen there.
+        next_zone: the zone they were seen in next, or None (they left every zone, or were lost).
+    """
+
+    track_id: int
+    zone: str
+    since_t_s: float
+    left_t_s: float
+    next_zone: str | None
+
+    @property
+    def duration_s(self) -> float:
+        return self.left_t_s - self.since_t_s
+
+
+@dataclass(frozen=True, slots=True)
+class DwellStep:
+    """One frame of a `DwellClock`: seconds in zone now, and the stays that ended in this frame."""
+
+    dwell_s: dict[int, float]
+    ended: tuple[EndedStay, ...]
+
+
 class DwellClock:
-    """Seconds each person has stood in their current window or queue zone.
+    """Seconds each person has stood in their current window or queue zone, and the stays that end.
 
     The clock restarts when a person changes zone. A person missing from a frame, or outside every
     zone, keeps their clock for up to `grace_s` (a missed detection must not reset a long wait); after
-    that they are forgotten. A frame time earlier than the last one (a restarted source) starts afresh.
+    that they are forgotten. A stay ends when its person is seen in another zone, or is forgotten; it
+    lasted from the first to the last frame they were seen in the zone. A frame time earlier than the
+    last one (a restarted source) starts afresh, ending no stay.
 
     Args:
         grace_s: how long a person may be missing or out of their zone and keep their clock.
@@ -244,6 +277,8 @@ class DwellClock:
         {3: 0.0}
         >>> clock.update(11.5, np.array([3]), ["queue-1"])
         {3: 1.5}
+        >>> [(s.zone, s.duration_s, s.next_zone) for s in clock.step(12.0, np.array([3]), ["window-1"]).ended]
+        [('queue-1', 1.5, 'window-1')]
     """
 
     def __init__(self, grace_s: float = 2.0) -> None:
@@ -265,6 +300,15 @@ class DwellClock:
             >>> DwellClock().update(0.0, np.zeros(0, np.int64), [])
             {}
         """
+        return self.step(t_s, ids, zone_of).dwell_s
+
+    def step(self, t_s: float, ids: ArrayLike, zone_of: Sequence[str | None]) -> DwellStep:
+        """Feed one frame (as `update`); returns seconds in zone now and the stays that ended.
+
+        Example:
+            >>> DwellClock().step(0.0, np.zeros(0, np.int64), [])
+            DwellStep(dwell_s={}, ended=())
+        """
         track_ids = np.asarray(ids, np.int64).reshape(-1).tolist()
         if len(track_ids) != len(zone_of):
             raise ValueError(f"zone_of has {len(zone_of)} entries but ids has {len(track_ids)}")
@@ -272,14 +316,22 @@ class DwellClock:
             self._stays.clear()
         self._last_t_s = t_s
         dwell_s: dict[int, float] = {}
+        ended: list[EndedStay] = []
         for track_id, zone in zip(track_ids, zone_of, strict=True):
             if zone is None:
                 continue
             stay = self._stays.get(track_id)
-            if stay is None or stay.zone != zone or t_s - stay.last_seen_t_s > self.grace_s:
+            if stay is not None and (stay.zone != zone or t_s - stay.last_seen_t_s > self.grace_s):
+                lost = t_s - stay.last_seen_t_s > self.grace_s  # gone too long: not seen moving on
+                ended.append(
+                    EndedStay(track_id, stay.zone, stay.since_t_s, stay.last_seen_t_s, None if lost else zone)
+                )
+                stay = None
+            if stay is None:
                 stay = self._stays[track_id] = _Stay(zone, t_s, t_s)
             stay.last_seen_t_s = t_s
             dwell_s[track_id] = t_s - stay.since_t_s
         for track_id in [i for i, stay in self._stays.items() if t_s - stay.last_seen_t_s > self.grace_s]:
-            del self._stays[track_id]
-        return dwell_s
+            stay = self._stays.pop(track_id)
+            ended.append(EndedStay(track_id, stay.zone, stay.since_t_s, stay.last_seen_t_s, None))
+        return DwellStep(dwell_s, tuple(ended))

@@ -90,12 +90,17 @@ HallEventType = Literal[
     "spacing_violation_ended",
     "person_entered",
     "person_left",
+    "queue_left",
 ]
 
 
 @dataclass(frozen=True, slots=True)
 class HallEvent:
-    """A change worth telling the server about; names match `hallwatch.contract.EventType`."""
+    """A change worth telling the server about; names match `hallwatch.contract.EventType`.
+
+    `queue_left`: a person's wait in a queue is over (`zone`: the queue, `people`: their id,
+    `duration_s`: how long they stood in it, `t_s`: when they were last seen in it).
+    """
 
     type: HallEventType
     t_s: float

@@ -1,4 +1,4 @@
-"""The MQTT contract between edge nodes and the server, versions 1 and 2 (see docs/mqtt.md).
+"""The MQTT contract between edge nodes and the server, versions 1 to 3 (see docs/mqtt.md).
 
 Both sides import these models: the edge builds its payloads with them and the server validates
 every message it receives with `parse_payload`. No model here can carry image data: every field is
@@ -27,6 +27,9 @@ each floor position, possible spacing pairs next to the certain ones, and each c
 and the node's way of fusing in its layout. A payload that uses any of these says 2; one that uses
 none says 1, so a version-1 reader still takes it. A version-1 payload that carries a version-2
 field is refused (`invalid`), and a reader that knows only version 1 refuses version 2 clearly.
+Version 3 adds one event type, `queue_left` (a person's wait in a queue is over, and how long it
+was), on the camera and floor event topics; an event of that type says 3, any other says what it
+said before, and a reader that knows only versions 1 and 2 refuses it clearly.
 
 The one exception to "no image": `NodeSnapshot` carries one JPEG, sent only in answer to a valid,
 unexpired `SnapshotRequest` for one of the node's cameras (calibration), at most
@@ -59,7 +62,9 @@ from pydantic import (
 SCHEMA_VERSION: Literal[1] = 1
 #: The fused floor, positions' uncertainty, possible pairs, coverage (see the module's docstring).
 SCHEMA_VERSION_FLOOR: Literal[2] = 2
-SchemaVersion = Literal[1, 2]
+#: Waits in queues: the `queue_left` event type (see the module's docstring).
+SCHEMA_VERSION_WAITS: Literal[3] = 3
+SchemaVersion = Literal[1, 2, 3]
 TOPIC_ROOT = "hallwatch"
 
 TopicKind = Literal[
@@ -181,8 +186,9 @@ def _to_utc(ts: datetime) -> datetime:
 class Envelope(BaseModel):
     """Fields every payload carries.
 
-    `schema_version` is 2 when the payload uses anything version 2 added (`_version_2_fields`
-    names what), 1 otherwise.
+    `schema_version` is 3 when the payload uses what version 3 added (`_version_3_fields` names
+    it), else 2 when it uses anything version 2 added (`_version_2_fields`), else 1. A payload that
+    uses what a later version added than the one it says is refused.
     """
 
     model_config = _MODEL
@@ -207,12 +213,15 @@ class Envelope(BaseModel):
         """The version-2 fields this payload sets (none by default)."""
         return []
 
+    def _version_3_fields(self) -> list[str]:
+        """What of version 3 this payload uses (nothing by default)."""
+        return []
+
     @model_validator(mode="after")
     def _version_says_what_it_holds(self) -> Envelope:
-        if self.schema_version == 1:
-            used = self._version_2_fields()
-            if used:
-                raise ValueError(f"{', '.join(used)} need schema_version 2")
+        for version, used in ((2, self._version_2_fields()), (3, self._version_3_fields())):
+            if used and self.schema_version < version:
+                raise ValueError(f"{', '.join(used)} need schema_version {version}")
         return self
 
 
@@ -542,8 +551,16 @@ PipelineEventType = Literal[
     "spacing_violation_ended",
     "person_entered",
     "person_left",
+    "queue_left",
 ]
 EventType = Literal[PipelineEventType, "camera_lost", "camera_recovered"]
+#: Event types a version added, and that version: an event of one of them must say it.
+EVENT_TYPE_VERSIONS: dict[str, Literal[3]] = {"queue_left": SCHEMA_VERSION_WAITS}
+
+
+def _event_type_version(event_type: str) -> list[str]:
+    return [f"type {event_type}"] if EVENT_TYPE_VERSIONS.get(event_type) == SCHEMA_VERSION_WAITS else []
+
 
 ZONE_EVENT_TYPES: frozenset[str] = frozenset(
     t for t in typing.get_args(EventType) if t.startswith(("window_", "hall_", "queue_"))
@@ -558,6 +575,8 @@ class CameraEvent(Envelope):
     - spacing events: `people` (the two track ids), `distance_m` (closest seen), `zone` (a window, if
       the pair stood at one), `floor` (the pair's midpoint); `_ended` also `duration_s`;
     - person_entered / person_left: `zone` (the entrance line), `people` (one track id);
+    - queue_left (version 3): a wait in a queue is over: `zone` (the queue), `people` (one track
+      id), `duration_s` (how long they stood in it); `ts` is when they were last seen in it;
     - camera_lost / camera_recovered: `reason`; `camera_recovered` also `duration_s` (time it was down).
     """
 
@@ -572,6 +591,9 @@ class CameraEvent(Envelope):
     floor: tuple[Metres, Metres] | None = None
     duration_s: Seconds | None = None
     reason: Text | None = Field(default=None, max_length=300)
+
+    def _version_3_fields(self) -> list[str]:
+        return _event_type_version(self.type)
 
 
 SigmaMetres = Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)]
@@ -651,7 +673,7 @@ class FloorEvent(Envelope):
     floor's person ids (one id per person across the node's cameras).
     """
 
-    schema_version: Literal[2] = SCHEMA_VERSION_FLOOR
+    schema_version: Literal[2, 3] = SCHEMA_VERSION_FLOOR  # 3 for the types version 3 added
     camera: None = None  # a node topic: the floor is the node's, not a camera's
     kind: Literal["floor_event"] = "floor_event"
     type: PipelineEventType
@@ -662,6 +684,9 @@ class FloorEvent(Envelope):
     distance_m: float | None = Field(default=None, ge=0.0, le=1000.0, allow_inf_nan=False)
     floor: tuple[Metres, Metres] | None = None
     duration_s: Seconds | None = None
+
+    def _version_3_fields(self) -> list[str]:
+        return _event_type_version(self.type)
 
 
 class FusedPosition(BaseModel):

@@ -1,5 +1,6 @@
 """Contract versions (issue 12): version 2 adds the fused floor; version-1 payloads still pass, a
-version-1 payload that carries a version-2 field is refused, and version-2 kinds say so."""
+version-1 payload that carries a version-2 field is refused, and version-2 kinds say so. Version 3
+(issue 13) adds the `queue_left` event type: such an event must say 3, and nothing else needs to."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import pytest
 from support.contract import Node, topic_of
 
 from hallwatch.contract import (
+    CameraEvent,
     CameraPositions,
     CameraState,
+    FloorEvent,
     FloorState,
     NodeLayout,
     PayloadError,
@@ -113,3 +116,32 @@ def test_what_version_2_adds_reads_back() -> None:
         (5, 0.07),
         (9, 0.07),
     ]
+
+
+def test_a_wait_in_a_queue_is_a_version_3_event_on_both_event_topics() -> None:
+    for message in (
+        NODE.event("queue_left", zone="queue-1", people=[17], duration_s=312.5),
+        NODE.floor_event("queue_left", zone="queue-1", people=[31], duration_s=42.0),
+    ):
+        payload = as_json(message)
+        assert payload["schema_version"] == 3
+        parsed = parse(topic_of(message), payload)
+        assert isinstance(parsed, CameraEvent | FloorEvent) and parsed.duration_s == payload["duration_s"]
+        with pytest.raises(PayloadError) as info:
+            parse(topic_of(message), payload | {"schema_version": 2})
+        assert info.value.reason == "invalid"
+        assert "type queue_left need schema_version 3" in str(info.value)
+        with pytest.raises(PayloadError, match="schema_version"):
+            parse(topic_of(message), payload | {"schema_version": 1})
+        with pytest.raises(PayloadError, match="schema_version"):  # no version 4 yet
+            parse(topic_of(message), payload | {"schema_version": 4})
+
+
+def test_version_3_leaves_the_other_events_as_they_were() -> None:
+    event = NODE.event("person_entered", zone="door", people=[4])
+    assert as_json(event)["schema_version"] == 1
+    assert parse(topic_of(event), as_json(event) | {"schema_version": 3})  # a reader of 3 takes it
+    floor = NODE.floor_event("person_left", zone="door", people=[4])
+    assert as_json(floor)["schema_version"] == 2
+    with pytest.raises(PayloadError, match="schema_version"):  # a floor event is never version 1
+        parse(topic_of(floor), as_json(floor) | {"schema_version": 1})

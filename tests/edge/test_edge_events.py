@@ -16,9 +16,18 @@ from edge.events import (
     camera_recovered,
     camera_state,
     event_time,
+    floor_event,
     state_key,
 )
-from hallwatch.contract import CameraEvent, CameraPositions, CameraState, camera_topic, parse_payload
+from hallwatch.contract import (
+    CameraEvent,
+    CameraPositions,
+    CameraState,
+    FloorEvent,
+    camera_topic,
+    node_topic,
+    parse_payload,
+)
 from vision.state import FloorPeople, HallEvent, HallState, Violation
 
 ORIGIN = Origin("hall-a", "edge-1")
@@ -81,7 +90,11 @@ def test_state_payload_counts_the_pairs_that_alert_not_every_close_pair() -> Non
         (HallEvent("person_entered", 23.5, zone="door", people=(9,)), {"zone": "door", "people": [9]}),
         (
             HallEvent("hall_over_capacity_started", 24.0, zone="hall", count=41, limit=40),
-            {"count": 41, "limit": 40},
+            {"count": 41, "limit": 40, "schema_version": 1},
+        ),
+        (
+            HallEvent("queue_left", 22.0, zone="queue-1", people=(5,), duration_s=184.5),
+            {"zone": "queue-1", "people": [5], "duration_s": 184.5, "schema_version": 3},
         ),
     ],
 )
@@ -94,6 +107,15 @@ def test_event_payloads(event: HallEvent, fields: dict[str, object]) -> None:
     assert payload.ts == CAPTURED - timedelta(seconds=24.0 - event.t_s)
     parsed = parse_payload(camera_topic("hall-a", "cam-1", "events"), payload.to_json())
     assert isinstance(parsed, CameraEvent) and parsed.event_id == payload.event_id
+
+
+@pytest.mark.parametrize(("event_type", "version"), [("queue_left", 3), ("person_entered", 2)])
+def test_a_fused_floor_s_events_say_the_version_their_type_needs(event_type: str, version: int) -> None:
+    event = HallEvent(event_type, 1_780_000_000.0, zone="queue-1", people=(31,), duration_s=42.0)  # type: ignore[arg-type]
+    payload = floor_event(ORIGIN, event, seq=10)
+    assert payload.schema_version == version
+    parsed = parse_payload(node_topic("hall-a", "edge-1", "floor_events"), payload.to_json())
+    assert isinstance(parsed, FloorEvent) and (parsed.type, parsed.duration_s) == (event_type, 42.0)
 
 
 def test_event_time_never_lies_in_the_future() -> None:

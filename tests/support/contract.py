@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from hallwatch.contract import (
+    EVENT_TYPE_VERSIONS,
     CameraEvent,
     CameraHealth,
     CameraPositions,
@@ -157,6 +158,7 @@ class Node:
         self, type_: str, camera: str | None = None, *, ts: datetime | None = None, **fields: Any
     ) -> CameraEvent:
         return CameraEvent(
+            schema_version=EVENT_TYPE_VERSIONS.get(type_, 1),  # as a node says it
             site=self.site,
             node=self.node,
             camera=camera or self.camera,
@@ -223,6 +225,7 @@ class Node:
 
     def floor_event(self, type_: str, *, ts: datetime | None = None, **fields: Any) -> FloorEvent:
         return FloorEvent(
+            schema_version=EVENT_TYPE_VERSIONS.get(type_, 2),
             site=self.site,
             node=self.node,
             seq=self._next(),

@@ -211,6 +211,19 @@ def test_moving_from_queue_to_window_restarts_the_dwell_clock(pipeline: HallPipe
     assert states[-1].zone_of == {5: "window-1"} and states[-1].dwell_s == pytest.approx({5: 0.8})
 
 
+def test_a_wait_in_the_queue_is_reported_when_it_is_over(pipeline: HallPipeline) -> None:
+    # 5 waits 2 s and reaches the window; 6 waits 8 s and walks away; 7 walks through the queue.
+    frames = (
+        [people((5, 2.0, 5.0), (6, 1.5, 6.0))] * 11
+        + [people((5, 2.0, 2.5), (6, 1.5, 6.0), (7, 2.5, 4.0))] * 2
+        + [people((5, 2.0, 2.5), (6, 1.5, 6.0), (7, 5.0, 4.0))] * 28
+        + [people((5, 2.0, 2.5), (6, 5.0, 6.0))] * 15
+    )
+    states = run(pipeline, frames)
+    waits = [(e.zone, e.people, round(e.t_s, 2), e.duration_s) for _, _, e in events_of(states, "queue_left")]
+    assert waits == [("queue-1", (5,), 2.0, pytest.approx(2.0)), ("queue-1", (6,), 8.0, pytest.approx(8.0))]
+
+
 @pytest.mark.parametrize(
     ("start_y", "end_y", "event", "totals"),
     [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,6 +109,36 @@ def test_dwell_forgets_after_grace() -> None:
     clock = DwellClock(grace_s=1.0)
     out = dwell_run(clock, [(0.0, {3: "q"}), (1.0, {3: "q"}), (2.5, {}), (3.0, {3: "q"})])
     assert out[-1] == {3: 0.0}
+
+
+def ended_run(clock: DwellClock, frames: list[tuple[float, dict[int, str | None]]]) -> list[tuple[Any, ...]]:
+    out = []
+    for t, people in frames:
+        step = clock.step(t, np.array(list(people), np.int64), list(people.values()))
+        out += [(t, s.track_id, s.zone, s.since_t_s, s.left_t_s, s.next_zone) for s in step.ended]
+    return out
+
+
+def test_a_stay_ends_where_its_person_is_seen_next_or_when_they_are_forgotten() -> None:
+    ended = ended_run(
+        DwellClock(grace_s=1.0),
+        [
+            (0.0, {1: "q", 2: "q"}),
+            (1.0, {1: "q", 2: "q"}),
+            (1.5, {1: None, 2: "q"}),  # 1 steps out of every zone: still their stay (grace)
+            (2.0, {1: "w", 2: "q"}),  # ... and is next seen at the window
+            (2.5, {1: "w"}),  # 2 is missing ...
+            (3.5, {1: "w"}),  # ... for longer than the grace: forgotten, their stay is over
+        ],
+    )
+    assert ended == [(2.0, 1, "q", 0.0, 1.0, "w"), (3.5, 2, "q", 0.0, 2.0, None)]
+
+
+def test_a_person_back_after_the_grace_starts_a_new_stay_and_time_going_back_ends_none() -> None:
+    clock = DwellClock(grace_s=0.5)
+    ended = ended_run(clock, [(0.0, {7: "q"}), (0.4, {7: "q"}), (2.0, {7: "q"})])
+    assert ended == [(2.0, 7, "q", 0.0, 0.4, None)]
+    assert clock.step(1.0, np.array([7]), ["w"]).ended == ()  # a restarted source
 
 
 def test_dwell_with_nobody_and_bad_input() -> None:

@@ -192,7 +192,7 @@ def hostile_messages(draw: st.DrawFn, site: str) -> tuple[str, bytes]:
     valid["kind"] = draw(
         st.sampled_from(["state", "event", "health", "nope"])
     )  # never matching all of the rest
-    valid["schema_version"] = draw(st.sampled_from([0, 3, "one", None]))  # 2 is a version now (issue 12)
+    valid["schema_version"] = draw(st.sampled_from([0, 4, "one", None]))  # 2 and 3 are versions now
     return topic, json.dumps(valid).encode()
 
 

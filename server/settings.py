@@ -312,6 +312,20 @@ class AuditSettings(_Strict):
     )
 
 
+class WaitSettings(_Strict):
+    """Waits in queues, measured per person by the nodes (`queue_left` events, issue 13)."""
+
+    minutes: int = Field(
+        default=15,
+        ge=1,
+        le=1440,
+        description="the dashboard's median wait covers the waits that ended this recently",
+    )
+    min_waits: int = Field(
+        default=3, ge=1, le=1000, description="fewer waits than this: not enough data for a median"
+    )
+
+
 class Settings(BaseSettings):
     """Everything `hallwatch server run` needs."""
 
@@ -335,6 +349,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     alerts: AlertRules = Field(default_factory=AlertRules)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    waits: WaitSettings = Field(default_factory=WaitSettings)
 
     @field_validator("timezone")
     @classmethod

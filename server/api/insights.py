@@ -1,21 +1,16 @@
-"""What the dashboard derives from history: queues with an estimated wait, and events per hour or day.
+"""What the dashboard derives from history: queues, waits measured per person, events per hour or day.
 
-Waiting time is not measured by the edge (it counts people per zone, it does not follow a visitor
-from the queue to the window), so `/sites/{site}/queues` estimates it with Little's law over the
-last ``minutes``:
-
-- the hall's arrival rate λ is the people who came in through the entrance line per hour;
-- each window serves a share of them in proportion to its mean number of people being served
-  (``window_mean``; windows taking about as long per visitor, by Little's law at the window);
-- the wait in a window's queue is its mean length divided by that window's throughput:
-  ``wait_s = queue_mean / (λ * share) * 3600``.
-
-Without an entrance line (no entries), or with nobody served, there is no estimate (null).
+Waits are measured, not estimated: a node follows each tracked person and, when their stay in a
+queue is over, sends how long it was (a `queue_left` event: `vision.pipeline.FloorRules`).
+`/sites/{site}/waits` gives per queue and per window the median of the waits that ended in a period
+(by default the last ``waits.minutes``), and says there is not enough data below
+``waits.min_waits`` of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -23,7 +18,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import Field
 
 from hallwatch.contract import EventType
-from server.api.params import End, SitePath, Start, time_range
+from server.api.params import ApiTime, End, SitePath, Start, time_range
 from server.deps import HistoryReader, ServicesDep
 from server.ingest.occupancy import Buckets
 from server.schemas.base import Out
@@ -32,6 +27,7 @@ from server.services import Services
 router = APIRouter(prefix="/api/v1/sites", tags=["insights"])
 
 EVENT_COUNT_SPAN = {"hour": timedelta(days=31), "day": timedelta(days=400)}
+WAITS_SPAN = timedelta(days=31)
 
 
 class WindowQueueOut(Out):
@@ -44,17 +40,169 @@ class WindowQueueOut(Out):
     queue_now: int | None = Field(description="people waiting now")
     queue_mean: float | None = Field(description="mean people waiting over the period")
     window_mean: float | None = Field(description="mean people being served over the period")
-    served_per_hour: float | None = Field(description="estimated visitors served per hour")
-    wait_s: float | None = Field(description="estimated wait in the queue, seconds (Little's law)")
 
 
 class QueuesOut(Out):
     site: str
     start: datetime
     end: datetime
-    arrivals: int = Field(description="people who came in through the entrance in the period")
-    arrivals_per_hour: float
     windows: list[WindowQueueOut]
+
+
+class WaitOut(Out):
+    zone: str = Field(description="the queue, or the window whose queues these are")
+    name: str | None
+    queues: list[str] = Field(description="the queues whose waits are counted here")
+    waits: int = Field(description="waits that ended in the period (people who left the queue)")
+    median_s: float | None = Field(
+        description="the median wait, seconds (null: fewer than min_waits waits, not enough data)"
+    )
+    p90_s: float | None = Field(
+        description="nine waits in ten were at most this long (null: not enough data)"
+    )
+
+
+class WaitsOut(Out):
+    site: str
+    start: datetime
+    end: datetime
+    min_waits: int = Field(description="a median needs at least this many waits")
+    windows: list[WaitOut] = Field(description="per window, its queues' waits together")
+    queues: list[WaitOut] = Field(description="per queue")
+
+
+def wait_figures(waits: Sequence[float], min_waits: int) -> tuple[float | None, float | None]:
+    """The median and the 90th percentile of ``waits`` (seconds), or None for both below ``min_waits``.
+
+    >>> wait_figures([30.0, 90.0, 60.0], 3)
+    (60.0, 84.0)
+    >>> wait_figures([30.0, 90.0], 3)
+    (None, None)
+    """
+    if not waits or len(waits) < min_waits:
+        return None, None
+    ordered = sorted(waits)
+    rank = 0.9 * (len(ordered) - 1)  # linear between the closest ranks
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    p90 = ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    return round(statistics.median(ordered), 1), round(p90, 1)
+
+
+def _known(services: Services, site: str) -> None:
+    if site not in services.live.sites() and site not in services.store.nodes.sites():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site!r} has reported yet")
+
+
+def _period_mean(points: list[float]) -> float | None:
+    return round(sum(points) / len(points), 3) if points else None
+
+
+def _queues_of(services: Services, site: str) -> tuple[list[tuple[str, str | None]], dict[str, list[str]]]:
+    """The site's windows (id, name) by name, and per window the queues that wait for it."""
+    zones = services.store.nodes.zones(site)
+    windows = [(z.zone, z.name) for z in zones if z.kind == "window"]
+    queues_of: dict[str, list[str]] = {w: [] for w, _ in windows}
+    for z in zones:
+        if z.kind == "queue" and z.window in queues_of:
+            queues_of[z.window].append(z.zone)
+    return windows, queues_of
+
+
+@router.get("/{site}/queues", responses={404: {"description": "unknown site"}})
+def queues(
+    site: SitePath,
+    user: HistoryReader,
+    services: ServicesDep,
+    minutes: Annotated[int, Query(ge=5, le=1440, description="the period the means cover")] = 60,
+) -> QueuesOut:
+    """Each window with its queue now, and their mean lengths over the last ``minutes``."""
+    _known(services, site)
+    end = services.clock()
+    start = end - timedelta(minutes=minutes)
+    zones = services.store.nodes.zones(site)
+    live = {z.zone: z for z in services.live.zones(site, end)}
+    limits = {z.zone: z.limit for z in zones}
+    windows, queues_of = _queues_of(services, site)
+    layout_limits = {z.zone: z.limit for z in zones if z.kind == "window"}
+    wanted = [w for w, _ in windows] + [q for qs in queues_of.values() for q in qs]
+    series = services.store.history.occupancy(site, "minute", start, end, wanted) if wanted else {}
+
+    def mean_of(zone_ids: list[str]) -> float | None:
+        means = [_period_mean([p.mean for p in series.get(z, [])]) for z in zone_ids]
+        known = [m for m in means if m is not None]
+        return round(sum(known), 3) if known else None
+
+    def now_of(zone_ids: list[str]) -> int | None:
+        counts = [live[z].count for z in zone_ids if z in live and live[z].count is not None]
+        return sum(c for c in counts if c is not None) if counts else None
+
+    out = []
+    for window, name in windows:
+        qs = queues_of[window]
+        q_limits = [limits.get(q) for q in qs]
+        now = live.get(window)
+        out.append(
+            WindowQueueOut(
+                window=window,
+                name=name,
+                limit=now.limit if now is not None else layout_limits.get(window),
+                count=now.count if now is not None else None,
+                queues=qs,
+                queue_limit=sum(q for q in q_limits if q is not None)
+                if qs and all(q is not None for q in q_limits)
+                else None,
+                queue_now=now_of(qs),
+                queue_mean=mean_of(qs) if qs else None,
+                window_mean=mean_of([window]),
+            )
+        )
+    return QueuesOut(site=site, start=start, end=end, windows=out)
+
+
+@router.get("/{site}/waits", responses={404: {"description": "unknown site"}})
+def waits(
+    site: SitePath,
+    user: HistoryReader,
+    services: ServicesDep,
+    start: Annotated[
+        ApiTime | None, Query(description="from (inclusive), with a time zone; default: end - waits.minutes")
+    ] = None,
+    end: End = None,
+) -> WaitsOut:
+    """How long people waited in each queue, measured person by person: the median (and the 90th
+    percentile) of the waits that ended in the period, per queue and per window; null where fewer
+    than ``min_waits`` waits ended (not enough data). The range is at most 31 days."""
+    _known(services, site)
+    settings = services.settings.waits
+    rng = time_range(
+        start, end, services.clock(), default=timedelta(minutes=settings.minutes), max_span=WAITS_SPAN
+    )
+    windows, queues_of = _queues_of(services, site)
+    names = {z.zone: z.name for z in services.store.nodes.zones(site)}
+    all_queues = [q for qs in queues_of.values() for q in qs]
+    measured = services.store.history.waits(site, all_queues, rng.start, rng.end) if all_queues else {}
+
+    def figures(zone: str, queue_ids: list[str]) -> WaitOut:
+        together = [w for q in queue_ids for w in measured.get(q, [])]
+        median_s, p90_s = wait_figures(together, settings.min_waits)
+        return WaitOut(
+            zone=zone,
+            name=names.get(zone),
+            queues=queue_ids,
+            waits=len(together),
+            median_s=median_s,
+            p90_s=p90_s,
+        )
+
+    return WaitsOut(
+        site=site,
+        start=rng.start,
+        end=rng.end,
+        min_waits=settings.min_waits,
+        windows=[figures(w, queues_of[w]) for w, _ in windows],
+        queues=[figures(q, [q]) for q in all_queues],
+    )
 
 
 class EventCountOut(Out):
@@ -70,105 +218,6 @@ class EventCountsOut(Out):
     end: datetime
     total: int
     buckets: list[EventCountOut]
-
-
-def estimate_waits(
-    arrivals_per_hour: float,
-    window_means: Mapping[str, float | None],
-    queue_means: Mapping[str, float | None],
-) -> dict[str, tuple[float | None, float | None]]:
-    """Per window: ``(served_per_hour, wait_s)`` by Little's law (see the module docstring).
-
-    >>> estimate_waits(60.0, {"w1": 1.5, "w2": 0.5}, {"w1": 3.0, "w2": None})
-    {'w1': (45.0, 240.0), 'w2': (15.0, None)}
-    """
-    served_total = sum(m for m in window_means.values() if m)
-    result: dict[str, tuple[float | None, float | None]] = {}
-    for window, mean in window_means.items():
-        if arrivals_per_hour <= 0 or not served_total or not mean:
-            result[window] = (None, None)
-            continue
-        served = arrivals_per_hour * mean / served_total
-        queue = queue_means.get(window)
-        result[window] = (round(served, 2), round(queue / served * 3600, 1) if queue is not None else None)
-    return result
-
-
-def _known(services: Services, site: str) -> None:
-    if site not in services.live.sites() and site not in services.store.nodes.sites():
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site!r} has reported yet")
-
-
-def _period_mean(points: list[float]) -> float | None:
-    return round(sum(points) / len(points), 3) if points else None
-
-
-@router.get("/{site}/queues", responses={404: {"description": "unknown site"}})
-def queues(
-    site: SitePath,
-    user: HistoryReader,
-    services: ServicesDep,
-    minutes: Annotated[int, Query(ge=5, le=1440, description="the period the means cover")] = 60,
-) -> QueuesOut:
-    """Each window with its queue now, their means over the last ``minutes``, and the estimated wait."""
-    _known(services, site)
-    end = services.clock()
-    start = end - timedelta(minutes=minutes)
-    zones = services.store.nodes.zones(site)
-    live = {z.zone: z for z in services.live.zones(site, end)}
-    windows = [z for z in zones if z.kind == "window"]
-    queues_of: dict[str, list[str]] = {w.zone: [] for w in windows}
-    limits = {z.zone: z.limit for z in zones}
-    for z in zones:
-        if z.kind == "queue" and z.window in queues_of:
-            queues_of[z.window].append(z.zone)
-    wanted = [w.zone for w in windows] + [q for qs in queues_of.values() for q in qs]
-    series = services.store.history.occupancy(site, "minute", start, end, wanted) if wanted else {}
-    entries = services.store.history.event_counts(site, ["person_entered"], start, end)["person_entered"]
-    per_hour = entries / (minutes / 60)
-
-    def mean_of(zone_ids: list[str]) -> float | None:
-        means = [_period_mean([p.mean for p in series.get(z, [])]) for z in zone_ids]
-        known = [m for m in means if m is not None]
-        return round(sum(known), 3) if known else None
-
-    def now_of(zone_ids: list[str]) -> int | None:
-        counts = [live[z].count for z in zone_ids if z in live and live[z].count is not None]
-        return sum(c for c in counts if c is not None) if counts else None
-
-    window_means = {w.zone: mean_of([w.zone]) for w in windows}
-    queue_means = {w: mean_of(qs) if qs else None for w, qs in queues_of.items()}
-    waits = estimate_waits(per_hour, window_means, queue_means)
-    out = []
-    for w in windows:
-        qs = queues_of[w.zone]
-        q_limits = [limits.get(q) for q in qs]
-        now = live.get(w.zone)
-        out.append(
-            WindowQueueOut(
-                window=w.zone,
-                name=w.name,
-                limit=now.limit if now is not None else w.limit,
-                count=now.count if now is not None else None,
-                queues=qs,
-                queue_limit=sum(q for q in q_limits if q is not None)
-                if qs and all(q is not None for q in q_limits)
-                else None,
-                queue_now=now_of(qs),
-                queue_mean=queue_means[w.zone],
-                window_mean=window_means[w.zone],
-                served_per_hour=waits[w.zone][0],
-                wait_s=waits[w.zone][1],
-            )
-        )
-    return QueuesOut(
-        site=site,
-        start=start,
-        end=end,
-        arrivals=entries,
-        arrivals_per_hour=round(per_hour, 2),
-        windows=out,
-    )
 
 
 @router.get("/{site}/event-counts", responses={404: {"description": "unknown site"}})

@@ -1,4 +1,5 @@
-"""Reading history back: occupancy series, events, entry counts, daily summaries and the heatmap."""
+"""Reading history back: occupancy series, events, entry counts, waits in queues, daily summaries
+and the heatmap."""
 
 from __future__ import annotations
 
@@ -152,6 +153,30 @@ class HistoryStore:
         )
         with self._engine.connect() as conn:
             return [(t, ts) for t, ts in conn.execute(stmt)]
+
+    def waits(
+        self, site: str, queues: Sequence[str], start: datetime, end: datetime
+    ) -> dict[str, list[float]]:
+        """Per queue, the seconds each person stood in it, for the waits that ended in ``[start, end)``
+        (the nodes' `queue_left` events), oldest first; a queue without any is left out."""
+        stmt = (
+            select(Event.zone, Event.duration_s)
+            .where(
+                Event.site == site,
+                Event.type == "queue_left",
+                Event.zone.in_(list(queues)),
+                Event.ts >= start,
+                Event.ts < end,
+                Event.duration_s.is_not(None),
+            )
+            .order_by(Event.ts)
+        )
+        out: dict[str, list[float]] = {}
+        with self._engine.connect() as conn:
+            for zone, duration_s in conn.execute(stmt):
+                if zone is not None and duration_s is not None:
+                    out.setdefault(zone, []).append(float(duration_s))
+        return out
 
     def summary(self, site: str, start: datetime, end: datetime, tz: ZoneInfo) -> list[DaySummary]:
         """Per local day in ``[start, end)``: entries, exits, spacing violations, alerts and how

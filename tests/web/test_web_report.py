@@ -45,6 +45,13 @@ def test_the_report_sums_up_the_week_and_each_day(
             events.append(node.event("person_entered", ts=ts, zone="door", people=[i]))
     events += [node.event("spacing_violation_started", ts=at(two_ago, 11, m), people=[1, 2]) for m in (1, 2)]
     events.append(node.event("spacing_violation_started", ts=at(one_ago, 15), people=[3, 4]))
+    # waits people had in queue 1 (three two days ago, one yesterday) and one in queue 2
+    waits = [(two_ago, 100.0), (two_ago, 200.0), (two_ago, 300.0), (one_ago, 1000.0)]
+    events += [
+        node.event("queue_left", ts=at(day, 12, k), zone="q1", people=[60 + k], duration_s=wait_s)
+        for k, (day, wait_s) in enumerate(waits)
+    ]
+    events.append(node.event("queue_left", ts=at(one_ago, 13), zone="q2", people=[70], duration_s=50.0))
     publish.send_all(sorted(events, key=lambda e: e.ts))
     # two days ago the hall peaked at 17; yesterday at 23, with window 1 over its limit for two minutes
     publish.send_all(
@@ -99,6 +106,13 @@ def test_the_report_sums_up_the_week_and_each_day(
     expect(w1.locator('[data-col="peak"]')).to_have_text("3")
     expect(w1.locator('[data-col="over"]')).to_have_text("2")
     expect(w1.locator('[data-col="days-over"]')).to_have_text("1")
+    expect(w1.locator('[data-col="median-wait"]')).to_have_text("–")  # waits are the queues'
+    q1 = page.locator('#zones-table tr[data-zone="q1"]')
+    expect(q1.locator('[data-col="waits"]')).to_have_text("4")
+    expect(q1.locator('[data-col="median-wait"]')).to_have_text("4 min 10 s")  # of 100, 200, 300, 1000 s
+    q2 = page.locator('#zones-table tr[data-zone="q2"]')
+    expect(q2.locator('[data-col="waits"]')).to_have_text("1")
+    expect(q2.locator('[data-col="median-wait"]')).to_have_text("not enough data (under 3)")
     alerts = server_proc.get("alerts", site=site, since=at(today - timedelta(days=6), 0).isoformat())["items"]
     by_rule: dict[str, int] = {}
     for alert in alerts:
@@ -126,4 +140,5 @@ def test_the_report_sums_up_the_week_and_each_day(
     expect(page.get_by_role("heading", name="Daily report")).to_be_visible()
     expect(rows).to_have_count(1)
     expect(page.locator("#sum-visitors")).to_have_text("7")
+    expect(q1.locator('[data-col="waits"]')).to_have_text("1")
     assert f"date={one_ago.isoformat()}" in page.url and "period=day" in page.url

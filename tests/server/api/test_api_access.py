@@ -23,6 +23,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/sites/{site}/summary"): {"manager"},
     ("GET", "/api/v1/sites/{site}/layout"): {"guide", "manager", "ops"},
     ("GET", "/api/v1/sites/{site}/queues"): {"manager"},
+    ("GET", "/api/v1/sites/{site}/waits"): {"manager"},
     ("GET", "/api/v1/sites/{site}/event-counts"): {"manager"},
     ("GET", "/api/v1/sites/{site}/accuracy"): {"manager"},
     ("POST", "/api/v1/sites/{site}/count-checks"): {"guide", "manager", "ops"},

@@ -1,4 +1,4 @@
-"""The dashboard's derived views: queues with an estimated wait (Little's law), events per hour or day."""
+"""The dashboard's derived views: queues, waits measured per person, events per hour or day."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from api_fixtures import Api
 from support.contract import Node
 
 from server.alerts.engine import layout_zones
-from server.api.insights import estimate_waits
+from server.api.insights import wait_figures
 from server.store.ingest_writes import IngestBatch, OccupancyDelta
 
 
@@ -30,7 +30,8 @@ def _minutes(api: Api, zone: str, mean: float, minutes: int, *, back: int = 40) 
 
 
 def _seed_queues(api: Api) -> None:
-    """Windows w1 (mean 1.5) and w2 (mean 0.5) over the last hour, w1's queue q1 (mean 3), 12 entries."""
+    """Windows w1 (mean 1.5) and w2 (mean 0.5) over the last hour, w1's queue q1 (mean 3); waits in q1:
+    five that ended in the last 15 minutes (60, 120, 180, 240 and 600 s) and two older ones."""
     node = Node(api.site)
     layout = node.layout()  # w1, w2 (limit 2), q1 (limit 5, for w1), hall (limit 10)
     batch = IngestBatch()
@@ -40,17 +41,20 @@ def _seed_queues(api: Api) -> None:
     )
     # an older hour that must not count
     batch.occupancy["minute"] |= _minutes(api, "q1", 9.0, 10, back=120)
+    ended = [(2, 60.0), (4, 120.0), (6, 180.0), (9, 240.0), (14, 600.0), (20, 3000.0), (90, 2500.0)]
     batch.events = [
         (
             node.event(
-                "person_entered", zone="door", people=[i], ts=_now(api) - timedelta(minutes=5 + 4 * i)
+                "queue_left",
+                zone="q1",
+                people=[i],
+                duration_s=wait_s,
+                ts=_now(api) - timedelta(minutes=minutes_ago),
             ),
             _now(api),
         )
-        for i in range(12)
-    ] + [
-        (node.event("person_entered", zone="door", people=[99], ts=_now(api) - timedelta(hours=3)), _now(api))
-    ]
+        for i, (minutes_ago, wait_s) in enumerate(ended)
+    ] + [(node.event("person_entered", zone="door", people=[99], ts=_now(api)), _now(api))]
     api.store.ingest.write(batch)
     api.server.live.set_layout(api.site, layout_zones(layout))
     api.server.live.update_camera(
@@ -65,10 +69,9 @@ def _seed_queues(api: Api) -> None:
     )
 
 
-def test_queues_estimate_the_wait_by_littles_law(api: Api) -> None:
+def test_queues_now_and_their_means(api: Api) -> None:
     _seed_queues(api)
     body = api.client.get(f"/api/v1/sites/{api.site}/queues", headers=api.headers("manager")).json()
-    assert (body["arrivals"], body["arrivals_per_hour"]) == (12, 12.0)
     windows = {w["window"]: w for w in body["windows"]}
     assert set(windows) == {"w1", "w2"}
     w1, w2 = windows["w1"], windows["w2"]
@@ -80,41 +83,55 @@ def test_queues_estimate_the_wait_by_littles_law(api: Api) -> None:
         5,
     )
     assert (w1["window_mean"], w1["queue_mean"]) == (1.5, 3.0)
-    # w1 serves 1.5 / (1.5 + 0.5) of the 12 arrivals an hour: 9 an hour; 3 waiting: a third of an hour
-    assert (w1["served_per_hour"], w1["wait_s"]) == (9.0, 1200.0)
-    assert (w2["served_per_hour"], w2["wait_s"], w2["queues"], w2["queue_now"]) == (3.0, None, [], None)
+    assert (w2["queues"], w2["queue_now"], w2["queue_mean"]) == ([], None, None)
+    # No wait is estimated from lengths and entries any more (issue 13: "24 min" with nobody queued).
+    assert not {"wait_s", "served_per_hour"} & set(w1) and "arrivals" not in body
 
 
-def test_queues_without_entries_or_history_have_no_estimate(api: Api) -> None:
+def test_waits_are_the_median_of_the_waits_people_had(api: Api) -> None:
     _seed_queues(api)
-    manager = api.headers("manager")  # logged in now (a token must not be issued in the future)
-    api.clock[0] += 4 * 3600  # four hours later: nothing in the last hour
-    body = api.client.get(f"/api/v1/sites/{api.site}/queues", params={"minutes": 30}, headers=manager).json()
-    assert body["arrivals"] == 0
-    assert all(w["wait_s"] is None and w["window_mean"] is None for w in body["windows"])
+    url = f"/api/v1/sites/{api.site}/waits"
+    body = api.client.get(url, headers=api.headers("manager")).json()
+    assert body["min_waits"] == 3
+    assert datetime.fromisoformat(body["end"]) - datetime.fromisoformat(body["start"]) == timedelta(
+        minutes=15
+    )
+    windows = {w["zone"]: w for w in body["windows"]}
+    # the five waits of the last 15 minutes: 60, 120, 180, 240, 600 s
+    assert (windows["w1"]["waits"], windows["w1"]["median_s"], windows["w1"]["queues"]) == (5, 180.0, ["q1"])
+    assert windows["w1"]["p90_s"] == pytest.approx(456.0)  # 240 + 0.6 x (600 - 240)
+    assert (windows["w2"]["waits"], windows["w2"]["median_s"], windows["w2"]["p90_s"]) == (0, None, None)
+    assert [(q["zone"], q["waits"], q["median_s"]) for q in body["queues"]] == [("q1", 5, 180.0)]
+
+    # a chosen period: the hour before the last 10 minutes holds four waits (240, 600, 3000, 2500 s)
+    end = _now(api) - timedelta(minutes=8)
+    hour = {"start": (end - timedelta(hours=2)).isoformat(), "end": end.isoformat()}
+    q1 = api.client.get(url, params=hour, headers=api.headers("manager")).json()["queues"][0]
+    assert (q1["waits"], q1["median_s"]) == (4, 1550.0)
+
+
+def test_too_few_waits_are_not_enough_data(make_api) -> None:  # type: ignore[no-untyped-def]
+    api: Api = make_api(waits={"min_waits": 6})
+    _seed_queues(api)
+    body = api.client.get(f"/api/v1/sites/{api.site}/waits", headers=api.headers("manager")).json()
+    assert body["min_waits"] == 6
+    assert [(q["waits"], q["median_s"], q["p90_s"]) for q in body["queues"]] == [(5, None, None)]
 
 
 @pytest.mark.parametrize(
-    ("arrivals", "windows", "queues", "expected"),
+    ("waits", "min_waits", "expected"),
     [
-        (60.0, {"w1": 1.5, "w2": 0.5}, {"w1": 3.0, "w2": None}, {"w1": (45.0, 240.0), "w2": (15.0, None)}),
-        (0.0, {"w1": 1.0}, {"w1": 2.0}, {"w1": (None, None)}),  # no entrance line: no arrivals
-        (
-            30.0,
-            {"w1": None, "w2": 0.0},
-            {"w1": 2.0},
-            {"w1": (None, None), "w2": (None, None)},
-        ),  # nobody served
-        (30.0, {"w1": 2.0}, {"w1": 0.0}, {"w1": (30.0, 0.0)}),  # an empty queue: no wait
+        ([], 1, (None, None)),
+        ([42.0], 1, (42.0, 42.0)),
+        ([30.0, 90.0], 3, (None, None)),
+        ([90.0, 30.0, 60.0], 3, (60.0, 84.0)),
+        ([10.0, 20.0, 30.0, 40.0], 3, (25.0, 37.0)),
     ],
 )
-def test_estimate_waits(
-    arrivals: float,
-    windows: dict[str, float | None],
-    queues: dict[str, float | None],
-    expected: dict[str, tuple[float | None, float | None]],
+def test_wait_figures(
+    waits: list[float], min_waits: int, expected: tuple[float | None, float | None]
 ) -> None:
-    assert estimate_waits(arrivals, windows, queues) == expected
+    assert wait_figures(waits, min_waits) == expected
 
 
 def test_event_counts_per_hour_and_per_local_day(make_api) -> None:  # type: ignore[no-untyped-def]
@@ -167,7 +184,7 @@ def test_event_counts_per_hour_and_per_local_day(make_api) -> None:  # type: ign
 
 def test_insights_are_for_managers(api: Api) -> None:
     _seed_queues(api)
-    for path in ("queues", "event-counts?type=person_entered"):
+    for path in ("queues", "waits", "event-counts?type=person_entered"):
         url = f"/api/v1/sites/{api.site}/{path}"
         assert api.client.get(url, headers=api.headers("manager")).status_code == 200
         assert api.client.get(url, headers=api.headers("guide")).status_code == 403
@@ -176,6 +193,11 @@ def test_insights_are_for_managers(api: Api) -> None:
     assert api.client.get("/api/v1/sites/nowhere/queues", headers=manager).status_code == 404
     assert api.client.get(f"/api/v1/sites/{api.site}/queues?minutes=2", headers=manager).status_code == 422
     assert api.client.get(f"/api/v1/sites/{api.site}/event-counts", headers=manager).status_code == 422
+    assert api.client.get("/api/v1/sites/nowhere/waits", headers=manager).status_code == 404
+    a_year = {"start": (_now(api) - timedelta(days=365)).isoformat()}
+    assert (
+        api.client.get(f"/api/v1/sites/{api.site}/waits", params=a_year, headers=manager).status_code == 422
+    )
     too_long = {"type": "person_entered", "start": (_now(api) - timedelta(days=40)).isoformat()}
     assert (
         api.client.get(f"/api/v1/sites/{api.site}/event-counts", params=too_long, headers=manager).status_code

@@ -1,6 +1,7 @@
 // @ts-check
 // The manager dashboard: the hall now (floor plan, counts, alerts), and its history (charts, queues).
-// Live parts come from the WebSocket; history from /sites/{site}/history, /event-counts, /queues.
+// Live parts come from the WebSocket; history from /sites/{site}/history, /event-counts, /queues and
+// /waits (the median of the waits people had in each queue, measured person by person at the edge).
 
 import { api, apiUrl } from "./api.js";
 import { AlertBook, alertFigures, alertTitle, episodeStart, figuresText } from "./alert-book.js";
@@ -25,6 +26,7 @@ let site = null;
 let layoutZones = [];
 let occupancyNow = null;
 let queues = new Map();
+let waits = { byWindow: new Map(), minutes: 15, minWaits: 3 };
 let peakToday = new Map();
 let busiest = new Map();
 let range = { kind: "today" };
@@ -203,7 +205,20 @@ function renderWindows() {
       const qLimit = q?.queue_limit ?? (live.length === 1 ? live[0].limit : null);
       setText(cell("queue"), waiting === null ? "–" : qLimit != null ? `${waiting} / ${qLimit}` : waiting);
       if (canHistory) {
-        setText(cell("wait"), q?.wait_s != null ? durationText(q.wait_s) : "–");
+        const wait = waits.byWindow.get(w.zone);
+        const waitCell = cell("wait");
+        waitCell.dataset.waits = String(wait?.waits ?? 0);
+        if (!wait?.queues.length) {
+          setText(waitCell, "–");
+          waitCell.title = "no queue for this window";
+        } else if (wait.median_s === null) {
+          setText(waitCell, "not enough data");
+          waitCell.title = `${wait.waits} of the ${waits.minWaits} waits a median needs ended in the last ${waits.minutes} minutes`;
+        } else {
+          setText(waitCell, durationText(wait.median_s));
+          waitCell.title = `median of ${wait.waits} waits in the last ${waits.minutes} minutes; nine in ten at most ${durationText(wait.p90_s)}`;
+        }
+        waitCell.classList.toggle("muted", wait?.median_s == null);
         setText(cell("peak"), peakToday.get(w.zone) ?? "–");
         const top = busiest.get(w.zone);
         setText(cell("busiest"), top?.length ? top.map((x) => `${hourLabel(x.hour)}–${hourLabel((x.hour + 1) % 24)}`).join(", ") : "–");
@@ -432,6 +447,14 @@ async function loadQueues() {
   renderWindows();
 }
 
+async function loadWaits() {
+  const data = await api(siteUrl("waits"));
+  const minutes = Math.round((Date.parse(data.end) - Date.parse(data.start)) / 60000);
+  waits = { byWindow: new Map(data.windows.map((w) => [w.zone, w])), minutes, minWaits: data.min_waits };
+  setText($("windows-note"), `waits of the last ${minutes} minutes`);
+  renderWindows();
+}
+
 async function loadHeatmap() {
   const data = await api(siteUrl("heatmap"), { query: { start: localMidnight(addDays(today(), -6)), end: new Date() } });
   plan.setHeatmap(data.cells, data.cell_m);
@@ -529,6 +552,7 @@ async function start() {
       debounce("occupancy", () => refreshOccupancy().catch(() => {}), 1000);
     }
     if (canHistory && type === "spacing_violation_started") debounce("violations", () => loadViolations().catch(() => {}), 2000);
+    if (canHistory && type === "queue_left") debounce("waits", () => loadWaits().catch(() => {}), 2000);
   });
   live.start();
 
@@ -540,6 +564,7 @@ async function start() {
       loadViolations().catch((e) => report(e, "the spacing violations")),
       loadPeaks().catch((e) => report(e, "the busiest hours")),
       loadQueues().catch((e) => report(e, "the queues")),
+      loadWaits().catch((e) => report(e, "the waits")),
       loadAccuracy().catch((e) => report(e, "the count accuracy")),
     );
   }
@@ -554,6 +579,7 @@ async function start() {
   if (canHistory) {
     window.setInterval(() => {
       loadQueues().catch(() => {});
+      loadWaits().catch(() => {}); // waits age out of the period
       loadViolations().catch(() => {});
       if (range.kind === "today") loadOccupancyChart().catch(() => {});
     }, 60000);

@@ -22,6 +22,7 @@ const EVENT_LABELS = {
   spacing_violation_ended: "Spacing restored",
   person_entered: "Person entered",
   person_left: "Person left",
+  queue_left: "Left a queue (waited)",
   camera_lost: "Camera lost",
   camera_recovered: "Camera recovered",
 };

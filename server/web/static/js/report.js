@@ -1,6 +1,7 @@
 // @ts-check
 // The printable daily or weekly report, from /sites/{site}/summary (per local day), the layout
-// (zone names and limits) and the alerts of the period (how fast they were taken, by kind).
+// (zone names and limits), the alerts of the period (how fast they were taken, by kind), the
+// waits people had in each queue (/waits) and the guides' count checks (/accuracy).
 
 import { api } from "./api.js";
 import { RULE_LABELS } from "./alert-book.js";
@@ -29,6 +30,13 @@ function median(values) {
  */
 function cell(text, { num = true, col, over = false } = {}) {
   return h("td", { class: [num ? "num" : "", over ? "over" : ""].join(" ").trim() || null, dataset: col ? { col } : {}, text: String(text) });
+}
+
+/** A queue's waits in the period and their median ("not enough data" below ``minWaits``). */
+function waitCells(wait, minWaits) {
+  if (!wait) return [cell("–", { col: "waits" }), cell("–", { col: "median-wait" })];
+  const median = wait.median_s === null ? `not enough data (under ${minWaits})` : durationText(wait.median_s);
+  return [cell(wait.waits, { col: "waits" }), cell(median, { col: "median-wait" })];
 }
 
 async function allAlerts(start, end) {
@@ -65,12 +73,14 @@ async function load() {
   document.title = `${period === "day" ? "Daily" : "Weekly"} report ${first === last ? first : `${first} to ${last}`} · hallwatch`;
   if (!site) return;
 
-  const [summary, layout, alerts, accuracy] = await Promise.all([
+  const [summary, layout, alerts, accuracy, waits] = await Promise.all([
     api(`sites/${encodeURIComponent(site)}/summary`, { query: { start, end } }),
     api(`sites/${encodeURIComponent(site)}/layout`),
     allAlerts(start, end),
     api(`sites/${encodeURIComponent(site)}/accuracy`, { query: { start, end } }),
+    api(`sites/${encodeURIComponent(site)}/waits`, { query: { start, end: new Date(Math.min(end.getTime(), Date.now())) } }),
   ]);
+  const waitOf = new Map(waits.queues.map((q) => [q.zone, q]));
   // Guides' count checks against the measured counts (the accuracy audit)
   $("accuracy-empty").hidden = accuracy.zones.length > 0;
   $("accuracy-table").hidden = accuracy.zones.length === 0;
@@ -176,6 +186,7 @@ async function load() {
         cell(acc.peak ?? "–", { col: "peak", over: acc.peak !== null && z.limit !== null && acc.peak > z.limit }),
         cell(acc.over, { col: "over", over: acc.over > 0 }),
         cell(acc.days, { col: "days-over" }),
+        ...waitCells(z.kind === "queue" ? waitOf.get(z.zone) : null, waits.min_waits),
       );
     }),
   );

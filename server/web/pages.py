@@ -64,6 +64,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _PAGE_HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-store"}
 
 GUIDE = register(NavItem("/guide", "Floor alerts", frozenset(ROLES), order=20, home_for=frozenset({"guide"})))
+# The hall's plan, live; every alert links here centred on it (``?alert=ID``).
+FLOOR = register(NavItem("/floor", "Floor plan", frozenset(ROLES), order=25))
 DASHBOARD = register(
     NavItem(
         "/dashboard",
@@ -210,6 +212,11 @@ def login_page(request: Request, next_: Annotated[str | None, Query(alias="next"
 @router.get("/guide")
 def guide_page(request: Request) -> Response:
     return render_page(request, "guide.html", title="Floor alerts", roles=GUIDE.roles, page="guide")
+
+
+@router.get("/floor")
+def floor_page(request: Request) -> Response:
+    return render_page(request, "floor.html", title="Floor plan", roles=FLOOR.roles, page="floor")
 
 
 @router.get("/dashboard")

@@ -1,12 +1,15 @@
 """Issue 13: a spacing alert says where the pair stands and marks it on a small floor plan on the
-guide's card ("people closer than the minimum distance in view of cam-1" told a guide nothing)."""
+guide's card ("people closer than the minimum distance in view of cam-1" told a guide nothing), and
+every alert links to the floor view centred on it, from the guide's cards and the dashboard's rows."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from conftest import Pages, wait_for_layout
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from support.hallwatch_processes import ServerProcess
+from web_fixtures import Pages, wait_for_layout
 from web_support import Hall
 
 pytestmark = pytest.mark.browser
@@ -43,3 +46,52 @@ def test_a_spacing_alert_names_its_queue_and_marks_the_pair_on_the_card(
     expect(plan).to_have_attribute("data-view", "around")
     (alert,) = server_proc.get("alerts", "manager", site=site)["items"]
     assert (alert["subject"], alert["zone"], alert["floor_x"], alert["floor_y"]) == ("q1", "q1", 2.0, 4.5)
+
+
+def view_of(page: Page) -> tuple[float, float, float, float]:
+    """The floor view's plan: the middle of the part shown (metres) and its width and height."""
+    x, y, w, h = (float(v) for v in (page.locator("#floor-plan").get_attribute("viewBox") or "").split())
+    return x + w / 2, y + h / 2, w, h
+
+
+def test_every_alert_links_to_the_floor_view_centred_on_it(
+    pages: Pages, publish: Hall, site: str, server_proc: ServerProcess
+) -> None:
+    publish.layout()
+    wait_for_layout(server_proc, site)
+    publish.counts(hall=14, w2=3, q1=4)  # window 2 (x 4.1-6.6 m, y 0.4-2.2 m) over its limit
+    publish.event("spacing_violation_started", people=[4, 9], distance_m=0.62, floor=(2.0, 4.5))
+    guide = pages.open("guide", "phone", path=f"/guide?site={site}")
+    window_card = guide.locator('.alert-card[data-rule="window_over_limit"]')
+    link = window_card.get_by_role("link", name="On the floor plan")
+    expect(link).to_have_attribute("href", re.compile(rf"^/floor\?site={site}&alert=\d+$"))
+    box = link.bounding_box()
+    assert box is not None and box["height"] >= 44, box  # a touch target like every control
+    link.click()
+    guide.wait_for_url(re.compile(r"/floor\?"))
+    expect(guide.locator("body")).to_have_attribute("data-ready", "true")
+    expect(guide.locator("#floor-alert-title")).to_have_text("Too many at the window")
+    plan = guide.locator("#floor-plan")
+    expect(plan).to_have_attribute("data-view", "around")
+    cx, cy, w, _ = view_of(guide)
+    assert (cx, cy) == pytest.approx((5.35, 1.3)) and w < 10, view_of(guide)  # window 2's middle
+    mark = plan.locator(".place-mark")
+    expect(mark).to_have_attribute("data-x", "5.35")
+    expect(plan.locator('polygon[data-zone="w2"]')).to_have_attribute("data-level", "over")
+    guide.get_by_role("button", name="Whole floor").click()
+    expect(plan).to_have_attribute("data-view", "whole")
+    _, _, w, h = view_of(guide)
+    assert w >= 20 and h >= 14, view_of(guide)  # the whole hall, 20 m x 14 m
+    expect(mark).to_have_count(1)  # still marked
+    guide.get_by_role("link", name="Back to the alerts").click()
+    guide.wait_for_url(re.compile(r"/guide\?"))
+
+    # the manager's dashboard: each alert row links there too
+    dashboard = pages.open("manager", "desktop", path=f"/dashboard?site={site}")
+    row = dashboard.locator(".dash-alert", has_text="People too close")
+    row.get_by_role("link", name="On the floor plan").click()
+    dashboard.wait_for_url(re.compile(r"/floor\?"))
+    expect(dashboard.locator("#floor-plan")).to_have_attribute("data-view", "around")
+    assert view_of(dashboard)[:2] == pytest.approx((2.0, 4.5))  # the pair, not its queue's middle
+    expect(dashboard.locator("#floor-alert-message")).to_contain_text("at Queue 1")
+    expect(dashboard.get_by_role("link", name="Back to the dashboard")).to_be_visible()

@@ -166,6 +166,7 @@ def test_the_floor_plan_and_the_windows_show_the_hall_now(
         node.event("spacing_violation_started", ts=t, people=[1, 2], distance_m=0.6) for t in violations
     )
     heat = [(2.2, 1.1), (2.3, 1.2), (5.1, 4.0), (9.9, 9.9)]  # three cells of 0.5 m, one with two people
+    heat += [(23.2, 5.1)] * 4  # beyond the hall's wall (x 0-20 m): placed there, never drawn
     publish.publish(node.positions(heat, ts=now - timedelta(hours=3)))
     # now: window 3 at its limit, window 4 over it, two pairs too close, three people seen
     publish.counts(**(calm | {"w3": 2, "w4": 3}), violations=2)
@@ -231,10 +232,18 @@ def test_the_floor_plan_and_the_windows_show_the_hall_now(
     def cells() -> set[tuple[int, int]]:
         return {(c["cell_x"], c["cell_y"]) for c in server_proc.get(f"sites/{site}/heatmap")["cells"]}
 
-    wait_until(lambda: len(cells()) == 5, 10, 0.2)  # 3 cells three hours ago, 2 more (and 1 again) now
+    # 3 cells three hours ago (and one outside the hall), 2 more (and 1 again) now
+    wait_until(lambda: len(cells()) == 6, 10, 0.2)
     expect(plan.locator("rect.heat-cell")).to_have_count(0)
+    expect(page.locator("#heat-scale")).to_be_hidden()
     page.get_by_label("Heatmap, last 7 days").check()
-    expect(plan.locator("rect.heat-cell")).to_have_count(5)
+    expect(plan.locator("rect.heat-cell")).to_have_count(5)  # issue 13: no cells outside the hall
+    # and a scale: the cells' colours from rarely to the busiest spot inside the hall
+    busiest = max(c["samples"] for c in server_proc.get(f"sites/{site}/heatmap")["cells"] if c["cell_x"] < 40)
+    scale = page.locator("#heat-scale")
+    expect(scale).to_be_visible()
+    expect(scale).to_have_attribute("data-max", str(busiest))
+    expect(scale).to_contain_text(f"busiest spot ({busiest} sightings)")
     opacities = page.evaluate(
         """() => Object.fromEntries([...document.querySelectorAll('rect.heat-cell')].map((r) =>
              [`${r.getAttribute('x')},${r.getAttribute('y')}`, Number(r.getAttribute('fill-opacity'))]))"""

@@ -126,3 +126,8 @@ export function alertFigures(alert, zone) {
 export function figuresText(figures) {
   return figures.map((f) => `${f.label} ${f.value}`).join(" · ");
 }
+
+/** The floor view centred on an alert's place (``/floor?site=...&alert=...``). */
+export function floorViewUrl(alert) {
+  return `/floor?site=${encodeURIComponent(alert.site)}&alert=${encodeURIComponent(String(alert.id))}`;
+}

@@ -4,10 +4,10 @@
 // /waits (the median of the waits people had in each queue, measured person by person at the edge).
 
 import { api, apiUrl } from "./api.js";
-import { AlertBook, alertFigures, alertTitle, episodeStart, figuresText } from "./alert-book.js";
+import { AlertBook, alertFigures, alertTitle, episodeStart, figuresText, floorViewUrl } from "./alert-book.js";
 import { barChart, PALETTE, timeChart } from "./charts.js";
 import { h, setText, syncList } from "./dom.js";
-import { FloorPlan } from "./floor-plan.js";
+import { FloorPlan, heatOpacity } from "./floor-plan.js";
 import { addDays, ageText, clockText, dateTimeText, durationText, localDate, localMidnight, numberText, zonedParts } from "./format.js";
 import { LiveConnection } from "./live.js";
 import { chooseSite, toast } from "./shell.js";
@@ -114,12 +114,15 @@ function renderAlerts() {
         h("span", { class: "dash-alert-what" }),
         h("span", { class: "dash-alert-age" }),
         h("span", { class: "dash-alert-status" }),
+        h("a", { class: "dash-alert-place", href: "/floor" }, "On the floor plan"),
       ),
     (el, alert) => {
       el.dataset.alertId = alert.id;
       el.dataset.status = alert.status;
       el.dataset.severity = alert.severity;
-      const [badge, what, age, status] = el.children;
+      const [badge, what, age, status, place] = el.children;
+      place.href = floorViewUrl(alert);
+      place.setAttribute("aria-label", `On the floor plan: ${alertTitle(alert)}`);
       badge.dataset.severity = alert.severity;
       setText(badge, alert.severity);
       el.dataset.escalated = String(Boolean(alert.escalated) && alert.status === "open");
@@ -459,6 +462,16 @@ async function loadHeatmap() {
   const data = await api(siteUrl("heatmap"), { query: { start: localMidnight(addDays(today(), -6)), end: new Date() } });
   plan.setHeatmap(data.cells, data.cell_m);
   heatLoaded = true;
+  renderHeatScale();
+}
+
+/** The heatmap's scale: the cells' own colours, from rarely to the busiest spot of the 7 days. */
+function renderHeatScale() {
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((share) => `rgb(220 38 38 / ${(heatOpacity(share) * 100).toFixed(1)}%) ${share * 100}%`);
+  $("heat-ramp").style.background = `linear-gradient(to right, ${stops.join(", ")})`;
+  const max = plan.heatMax;
+  setText($("heat-scale-max"), max ? `busiest spot (${numberText(max)} sightings)` : "no one seen yet");
+  $("heat-scale").dataset.max = String(max);
 }
 
 function setupRangePicker() {
@@ -518,6 +531,7 @@ async function start() {
   $("show-heatmap")?.addEventListener("change", async (e) => {
     if (e.target.checked && !heatLoaded) await loadHeatmap().catch((err) => report(err, "the heatmap"));
     plan.showHeatmap(e.target.checked);
+    $("heat-scale").hidden = !e.target.checked;
   });
 
   const live = new LiveConnection({ topics: ["alerts", "occupancy", "positions", ...(canEvents ? ["events"] : [])], site });
@@ -543,7 +557,11 @@ async function start() {
     if (message.site === site) plan.setPositions(message.camera, message.people);
   });
   live.on("layout", (message) => {
-    if (message.site === site) loadLayout().catch((e) => report(e, "the floor plan"));
+    if (message.site === site) {
+      loadLayout()
+        .then(() => heatLoaded && renderHeatScale())
+        .catch((e) => report(e, "the floor plan"));
+    }
   });
   live.on("event", (message) => {
     if (message.site !== site) return;

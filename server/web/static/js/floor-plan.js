@@ -7,7 +7,9 @@
 //   plan.setCounts(zoneBoard);               // colours and "2 / 2" labels
 //   plan.setPositions("cam-1", people);      // [{id, x, y}], or a fused floor's ("fused:edge-1",
 //                                            // "fused"): [{id, x, y, cameras}], each person once
-//   plan.setHeatmap(cells, 0.5); plan.showHeatmap(true);
+//   plan.setHeatmap(cells, 0.5); plan.showHeatmap(true);  // cells outside the hall left out
+//   plan.focus([x, y], 8); plan.mark([x, y]);  // 8 m around a place (an alert's), marked;
+//   plan.focus(null)                          // the whole floor again
 
 import { zoneLevel, zoneName } from "./zones.js";
 
@@ -27,6 +29,22 @@ function centroid(points) {
   return [points.reduce((s, p) => s + p[0], 0) / n, points.reduce((s, p) => s + p[1], 0) / n];
 }
 
+/** Whether ``[x, y]`` lies inside ``polygon`` (even-odd rule). */
+function inside([x, y], polygon) {
+  let hit = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i];
+    const [xj, yj] = polygon[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) hit = !hit;
+  }
+  return hit;
+}
+
+/** A heatmap cell's opacity for ``share`` of the busiest cell's samples (the scale's ramp too). */
+export function heatOpacity(share) {
+  return 0.08 + 0.72 * Math.max(0, Math.min(1, share)) ** 0.6;
+}
+
 export class FloorPlan {
   #svg;
   #layers;
@@ -34,6 +52,11 @@ export class FloorPlan {
   #unit = 0.3; // label size in metres, set from the plan's size
   #positions = new Map(); // camera -> { at, people }
   #heat = null;
+  #board = null; // redraws the counts after the labels were drawn again
+  #heatMax = 0;
+  #whole = null; // [minX, minY, width, height] of the whole floor, metres
+  #focus = null; // { place: [x, y], aroundM } or null
+  #mark = null; // [x, y] or null
 
   constructor(svgElement) {
     this.#svg = svgElement;
@@ -43,6 +66,7 @@ export class FloorPlan {
       heat: svg("g", { class: "layer-heat" }),
       people: svg("g", { class: "layer-people" }),
       labels: svg("g", { class: "layer-labels" }),
+      mark: svg("g", { class: "layer-mark" }),
     };
     svgElement.replaceChildren(...(desc ? [desc] : []), ...Object.values(this.#layers));
     this.#layers.heat.style.display = "none";
@@ -59,6 +83,7 @@ export class FloorPlan {
       .sort((a, b) => (KIND_ORDER[a.kind] ?? 9) - (KIND_ORDER[b.kind] ?? 9));
     const points = this.#zones.flatMap((z) => [...(z.polygon ?? []), ...(z.line ?? [])]);
     if (!points.length) {
+      this.#whole = null;
       for (const layer of Object.values(this.#layers)) layer.replaceChildren();
       return;
     }
@@ -67,10 +92,43 @@ export class FloorPlan {
     const pad = 0.4;
     const minX = Math.min(...xs) - pad;
     const minY = Math.min(...ys) - pad;
-    const width = Math.max(...xs) - minX + pad;
-    const height = Math.max(...ys) - minY + pad;
+    this.#whole = [minX, minY, Math.max(...xs) - minX + pad, Math.max(...ys) - minY + pad];
+    this.#svg.style.aspectRatio = `${this.#whole[2]} / ${this.#whole[3]}`;
+    this.#draw();
+  }
+
+  /**
+   * Show ``aroundM`` metres (across) of the floor centred on ``place`` ([x, y], metres), or the
+   * whole floor when ``place`` is null.
+   */
+  focus(place, aroundM = 8) {
+    this.#focus = place ? { place, aroundM } : null;
+    this.#draw();
+  }
+
+  /** Mark ``place`` ([x, y], metres: where an alert is), or nothing (null). */
+  mark(place) {
+    this.#mark = place;
+    this.#renderMark();
+  }
+
+  /** The part of the floor shown: "whole" or "around" a place. */
+  get view() {
+    return this.#focus && this.#whole ? "around" : "whole";
+  }
+
+  /** The view box for the whole floor or the focus, and labels sized for it. */
+  #draw() {
+    if (!this.#whole) return;
+    let [minX, minY, width, height] = this.#whole;
+    if (this.#focus) {
+      const { place, aroundM } = this.#focus;
+      const ratio = height / width;
+      [width, height] = ratio <= 1 ? [aroundM, aroundM * ratio] : [aroundM / ratio, aroundM];
+      [minX, minY] = [place[0] - width / 2, place[1] - height / 2];
+    }
     this.#svg.setAttribute("viewBox", `${minX} ${minY} ${width} ${height}`);
-    this.#svg.style.aspectRatio = `${width} / ${height}`;
+    this.#svg.dataset.view = this.view;
     this.#unit = Math.max(width, height) / 42;
 
     const zoneEls = [];
@@ -134,6 +192,20 @@ export class FloorPlan {
     this.#fitLabels();
     this.#renderHeat();
     this.#renderPositions();
+    this.#renderMark();
+    this.#board?.(); // counts again on the new labels
+  }
+
+  #renderMark() {
+    if (!this.#mark) {
+      this.#layers.mark.replaceChildren();
+      return;
+    }
+    const [x, y] = this.#mark;
+    this.#layers.mark.replaceChildren(
+      svg("circle", { class: "place-ring", cx: x, cy: y, r: this.#unit * 2.2, "stroke-width": this.#unit * 0.35 }),
+      svg("circle", { class: "place-mark", cx: x, cy: y, r: this.#unit * 0.7, "data-x": x.toFixed(2), "data-y": y.toFixed(2) }),
+    );
   }
 
   /** Shrink zone names wider than their zone (once the plan is on screen and can be measured). */
@@ -156,6 +228,7 @@ export class FloorPlan {
 
   /** Colour and label every zone from the live counts (a `ZoneBoard`). */
   setCounts(board) {
+    this.#board = () => this.setCounts(board);
     const spoken = [];
     for (const poly of this.#layers.zones.querySelectorAll("polygon")) {
       const zone = board.get(poly.dataset.zone);
@@ -207,16 +280,32 @@ export class FloorPlan {
     this.#layers.heat.style.display = on ? "" : "none";
   }
 
-  get heatCellCount() {
-    return this.#heat?.cells.size ?? 0;
+  /** The samples of the busiest cell drawn (the top of the heatmap's scale); 0 with none. */
+  get heatMax() {
+    return this.#heatMax;
+  }
+
+  /** Whether a cell's middle lies on the hall's floor (a hall zone, or the plan when it has none). */
+  #onFloor(point) {
+    const halls = this.#zones.filter((z) => z.kind === "hall" && z.polygon?.length >= 3);
+    if (halls.length) return halls.some((z) => inside(point, z.polygon));
+    if (!this.#whole) return true;
+    const [minX, minY, width, height] = this.#whole;
+    return point[0] >= minX && point[0] <= minX + width && point[1] >= minY && point[1] <= minY + height;
   }
 
   #renderHeat() {
     if (!this.#heat) return;
     const { cells, cellM } = this.#heat;
-    const max = Math.max(1, ...cells.values());
+    // Cells outside the hall (a person placed beyond its walls) are left out, and do not set the scale.
+    const shown = [...cells].filter(([key]) => {
+      const [i, j] = key.split(",").map(Number);
+      return this.#onFloor([(i + 0.5) * cellM, (j + 0.5) * cellM]);
+    });
+    const max = Math.max(1, ...shown.map(([, n]) => n));
+    this.#heatMax = shown.length ? max : 0;
     const rects = [];
-    for (const [key, n] of cells) {
+    for (const [key, n] of shown) {
       const [i, j] = key.split(",").map(Number);
       rects.push(
         svg("rect", {
@@ -225,7 +314,7 @@ export class FloorPlan {
           y: j * cellM,
           width: cellM,
           height: cellM,
-          "fill-opacity": (0.08 + 0.72 * (n / max) ** 0.6).toFixed(3),
+          "fill-opacity": heatOpacity(n / max).toFixed(3),
           "data-samples": n,
         }),
       );

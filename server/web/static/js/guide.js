@@ -9,6 +9,7 @@ import {
   clearedWhileTaken,
   episodeStart,
   figuresText,
+  floorViewUrl,
   SEVERITY_RANK,
 } from "./alert-book.js";
 import { AlertSignal } from "./alert-signal.js";
@@ -161,7 +162,12 @@ function updateCard(card, alert, group) {
   const figure = card.querySelector(".alert-place");
   const place = alertPlace(alert, layoutZones);
   figure.hidden = !drawMiniPlan(card.querySelector(".alert-plan"), layoutZones, alert, place, { whole: wholeFloor.has(alert.id) });
-  setText(card.querySelector(".button-plan"), wholeFloor.has(alert.id) ? "Around it" : "Whole floor");
+  const planButton = card.querySelector(".button-plan");
+  planButton.hidden = figure.hidden;
+  setText(planButton, wholeFloor.has(alert.id) ? "Around it" : "Whole floor");
+  const floorLink = card.querySelector(".floor-link");
+  floorLink.href = floorViewUrl(alert);
+  floorLink.setAttribute("aria-label", `On the floor plan: ${title}, ${group.title}`);
 
   const taken = card.querySelector(".alert-taken");
   const mine = alert.acknowledged_by === me;

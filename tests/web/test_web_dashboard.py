@@ -275,3 +275,48 @@ def test_the_dashboard_works_on_a_phone_and_for_ops(
     assert width <= 360, f"the dashboard is {width} px wide on a 360 px phone"
     screenshot(phone, "dashboard")
     assert re.search(r"hallwatch", phone.title())
+
+
+def test_a_short_day_s_time_axis_names_each_minute_once(
+    pages: Pages, publish: Hall, site: str, server_proc: ServerProcess
+) -> None:
+    """Issue 13: with a few minutes of data the time axis read "14:59 14:59 14:59" (ticks seconds
+    apart, labelled to the minute)."""
+    publish.layout()
+    wait_for_layout(server_proc, site)
+    now = utc_now().replace(second=0, microsecond=0)
+    states = [publish.node.state({"hall": 4 + k}, ts=now - timedelta(minutes=2 - k)) for k in range(2)]
+    publish.send_all([*states, publish.node.state({"hall": 6}, ts=now - timedelta(seconds=50))])
+    wait_until(lambda: server_proc.get(f"sites/{site}/history", resolution="minute")["series"], 10, 0.2)
+    page = open_dashboard(pages, site)
+    chart = page.locator("#occupancy-chart")
+    expect(chart).to_have_attribute("data-points", re.compile(r"^[1-3]$"))
+    expect(chart).to_have_attribute("data-x-labels", re.compile(r"\d"))
+    labels = (chart.get_attribute("data-x-labels") or "").split("|")  # one per tick, blank or not
+    assert len(labels) >= 2 and all(labels) and len(labels) == len(set(labels)), labels
+    assert all(re.fullmatch(r"\d\d:\d\d", t) for t in labels), labels
+
+
+def test_every_alert_card_on_the_dashboard_is_seen_whole(
+    pages: Pages, publish: Hall, site: str, server_proc: ServerProcess
+) -> None:
+    """Issue 13: the alert list cut off its fourth card (a box as tall as the floor plan)."""
+    publish.layout()
+    wait_for_layout(server_proc, site)
+    publish.counts(hall=40, w1=3, w2=3, w3=4, w4=3, w5=5, w6=3)  # six windows over their limit
+    page = open_dashboard(pages, site)
+    cards = page.locator("#dash-alerts .dash-alert")
+    expect(cards).to_have_count(6)
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('#dash-alerts .dash-alert')].filter((card) => {
+             const box = card.getBoundingClientRect();
+             for (let el = card.parentElement; el && el !== document.body; el = el.parentElement) {
+               const style = getComputedStyle(el);
+               if (style.overflowY === 'visible' && style.overflowX === 'visible') continue;
+               const outer = el.getBoundingClientRect();
+               if (box.top < outer.top - 0.5 || box.bottom > outer.bottom + 0.5) return true;
+             }
+             return false;
+           }).map((card) => card.dataset.alertId)"""
+    )
+    assert clipped == [], f"alert cards cut off by their box: {clipped}"

@@ -59,10 +59,13 @@ class CameraWorker:
         *,
         timeout_s: float,
         frames_in_flight: int = 1,
+        on_state: Callable[[str, HallState], None] | None = None,
+        fps_bounds: tuple[float, float] | None = None,
     ) -> None:
         self.camera = camera
         self.feed = feed
-        self.stats = CameraStats(camera.id, camera.fps)
+        self.stats = CameraStats(camera.id, feed.fps, fps_bounds=fps_bounds)
+        self._on_state = on_state  # told every processed frame's state (the node's adaptive rates)
         self._processor = processor
         self._sink = sink
         self._timeout_s = timeout_s
@@ -98,6 +101,12 @@ class CameraWorker:
     def latest_frame(self) -> LatestFrame | None:
         """The last frame processed, with its person boxes (kept in memory for ops snapshots only)."""
         return self._latest
+
+    def set_fps(self, fps: float, fps_bounds: tuple[float, float] | None = None) -> None:
+        """Sample the camera at `fps` from now on (its adaptive rate); health reports it as the target."""
+        self.feed.set_fps(fps)
+        self.stats.fps_bounds = fps_bounds
+        self.stats.set_target_fps(fps)
 
     def replace_processor(self, processor: FrameProcessor) -> None:
         with self._lock:
@@ -173,6 +182,11 @@ class CameraWorker:
             return
         self.stats.record_frame(frame.captured_mono, frame.captured_at, time.monotonic())
         self._latest = self._latest_of(frame, processor, result.tracked)
+        if self._on_state is not None:
+            try:
+                self._on_state(self.camera.id, result.state)
+            except Exception:
+                log.exception("%s: the frame rate after frame %d failed", self.camera.id, frame.index)
         try:
             self._sink.frame_processed(self.camera.id, frame, result.state)
         except Exception:

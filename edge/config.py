@@ -112,6 +112,14 @@ class NodeSettings(_Strict):
         "CPU's inference streams (2 on two cores) a stream never waits for the camera; only frames already "
         "waiting are taken early, so a camera at its configured rate gains no latency",
     )
+    fps_budget: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1000.0,
+        description="frames per second the node can process, all cameras together: when the rates its "
+        "adaptive cameras need add up to more, each keeps its min_fps and the rest goes to the cameras "
+        "that need it most (where crowds form); fixed-rate cameras keep their fps. Unset: no limit",
+    )
 
 
 FusionMode = Literal["camera", "node", "server"]
@@ -159,6 +167,18 @@ class NodeConfig(HallConfig):
     fusion: FusionConfig = Field(
         default_factory=FusionConfig, description="fusing the node's cameras into one floor"
     )
+
+    @model_validator(mode="after")
+    def _adaptive_rates_outpace_the_timeout(self) -> NodeConfig:
+        for i, cam in enumerate(self.cameras):
+            rate = cam.adaptive_fps
+            if rate is not None and rate.min_fps * self.node.camera_timeout_s < 2.0:
+                raise ValueError(
+                    f"cameras[{i}].adaptive_fps.min_fps: {rate.min_fps:g} frames/s gives fewer than 2 frames "
+                    f"within node.camera_timeout_s ({self.node.camera_timeout_s:g} s), so the camera would "
+                    "look lost; raise min_fps or the timeout"
+                )
+        return self
 
     @model_validator(mode="after")
     def _reserved_camera_ids(self) -> NodeConfig:

@@ -13,7 +13,7 @@ from datetime import datetime
 from importlib import metadata
 
 from edge.events import Origin
-from hallwatch.contract import CameraHealth, NodeHealth, clean_text
+from hallwatch.contract import SCHEMA_VERSION, SCHEMA_VERSION_RATES, CameraHealth, NodeHealth, clean_text
 
 
 def software_version() -> str:
@@ -36,16 +36,27 @@ class CameraPeriod:
     reconnects: int
     last_frame_ts: datetime | None
     target_fps: float | None = None
+    fps_bounds: tuple[float, float] | None = None
 
 
 class CameraStats:
     """Counters for one camera; `record_frame` from its worker, `take_period` from the health timer."""
 
-    def __init__(self, camera: str, target_fps: float | None = None) -> None:
+    def __init__(
+        self,
+        camera: str,
+        target_fps: float | None = None,
+        *,
+        fps_bounds: tuple[float, float] | None = None,
+        now_mono: float | None = None,
+    ) -> None:
         self.camera = camera
         self.target_fps = target_fps
+        self.fps_bounds = fps_bounds  # an adaptive rate's (min, max); None: a fixed rate
         self._lock = threading.Lock()
-        self._period_start = time.monotonic()
+        self._period_start = time.monotonic() if now_mono is None else now_mono
+        self._target_since = self._period_start
+        self._target_sum = 0.0  # target frames/s times seconds, this period
         self._frames = 0
         self._latency_sum_s = 0.0
         self._last_frame_ts: datetime | None = None
@@ -57,6 +68,15 @@ class CameraStats:
             self._frames += 1
             self._latency_sum_s += max(0.0, done_mono - captured_mono)
             self._last_frame_ts = captured_at
+
+    def set_target_fps(self, fps: float, now_mono: float | None = None) -> None:
+        """The rate the camera aims at from now (an adaptive rate changed); the period reports the
+        time-weighted mean of its targets, to hold its frames per second against."""
+        now = time.monotonic() if now_mono is None else now_mono
+        with self._lock:
+            if self.target_fps is not None:
+                self._target_sum += self.target_fps * max(0.0, now - self._target_since)
+            self.target_fps, self._target_since = fps, now
 
     def record_error(self) -> None:
         with self._lock:
@@ -72,11 +92,16 @@ class CameraStats:
             fps = self._frames / elapsed
             latency_ms = 1000.0 * self._latency_sum_s / self._frames if self._frames else 0.0
             last = self._last_frame_ts
-            self._period_start = now
+            target = None
+            if self.target_fps is not None:
+                self._target_sum += self.target_fps * max(0.0, now - self._target_since)
+                target = self._target_sum / elapsed
+            self._period_start = self._target_since = now
             self._frames = 0
             self._latency_sum_s = 0.0
+            self._target_sum = 0.0
         return CameraPeriod(
-            self.camera, connected, fps, latency_ms, frames_dropped, reconnects, last, self.target_fps
+            self.camera, connected, fps, latency_ms, frames_dropped, reconnects, last, target, self.fps_bounds
         )
 
 
@@ -95,7 +120,11 @@ def node_health(
     last_config_error: str | None = None,
     version: str | None = None,
 ) -> NodeHealth:
+    adaptive = any(c.fps_bounds is not None for c in cameras)
     return NodeHealth(
+        # Version 4 only when a camera's rate is adaptive: a node without one stays readable to
+        # servers that know only the earlier versions.
+        schema_version=SCHEMA_VERSION_RATES if adaptive else SCHEMA_VERSION,
         site=origin.site,
         node=origin.node,
         seq=seq,
@@ -111,7 +140,9 @@ def node_health(
                 frames_dropped=c.frames_dropped,
                 reconnects=c.reconnects,
                 last_frame_ts=c.last_frame_ts,
-                target_fps=c.target_fps,
+                target_fps=None if c.target_fps is None else round(min(c.target_fps, 1000.0), 3),
+                min_fps=c.fps_bounds[0] if c.fps_bounds else None,
+                max_fps=c.fps_bounds[1] if c.fps_bounds else None,
             )
             for c in cameras
         ],

@@ -59,6 +59,7 @@ from edge.health import node_health, software_version
 from edge.layout import node_layout, origin_of
 from edge.outbox import Outbox, OutboxError
 from edge.publisher import MqttPublisher, OutboxPump
+from edge.rates import NodeRates
 from edge.snapshot import LatestFrame, SnapshotResponder
 from edge.sources import CameraFeed, Frame, SourceOpener, open_source
 from hallwatch.contract import NodeStatus, NodeTopicKind, camera_topic, node_topic
@@ -281,6 +282,7 @@ class EdgeNode:
         self.reporter: NodeReporter
         self.snapshots: SnapshotResponder
         self.coverage = CameraCoverage(config, on_new=lambda _camera: self._control.put(("layout", None)))
+        self.rates = NodeRates(config, apply=self._apply_rate)
 
     # ------------------------------------------------------------------------------------ topics
     def _node_topic(self, kind: NodeTopicKind) -> str:
@@ -366,6 +368,7 @@ class EdgeNode:
             timeout_s=self.config.node.camera_timeout_s,
             retry_max_s=self.config.node.camera_retry_max_s,
         )
+        feed.set_fps(self.rates.target(camera.id))
         worker = CameraWorker(
             camera,
             processor,
@@ -373,9 +376,18 @@ class EdgeNode:
             self.reporter,
             timeout_s=self.config.node.camera_timeout_s,
             frames_in_flight=self.config.node.frames_in_flight,
+            on_state=self.rates.observe,
+            fps_bounds=self.rates.bounds(camera.id),
         )
         self.workers[camera.id] = worker
         worker.start()
+
+    def _apply_rate(self, camera: str, fps: float) -> None:
+        """An adaptive camera's rate changed (`edge.rates.NodeRates`): its source samples at it."""
+        worker = self.workers.get(camera)
+        if worker is not None:
+            worker.set_fps(fps, self.rates.bounds(camera))
+            log.debug("%s: %.2f frames/s", camera, fps)
 
     def request_stop(self) -> None:
         """Ask `run` to stop (safe from a signal handler or another thread)."""
@@ -535,6 +547,7 @@ class EdgeNode:
             write_config_file(self.config_path, new, keys)
         self.config = new
         self.coverage.reset(new, targets)
+        self.rates.reset(new)
         self.reporter.set_fusion(new.fusion_mode, floor)
         for cam in new.cameras:
             if cam.id in restart:
@@ -544,6 +557,8 @@ class EdgeNode:
                 self._start_worker(cam, processors[cam.id])
             elif cam.id in processors:
                 self.workers[cam.id].replace_processor(processors[cam.id])
+            if cam.id not in restart and cam.id in self.workers:  # its rate starts over with the config
+                self.workers[cam.id].set_fps(self.rates.target(cam.id), self.rates.bounds(cam.id))
         self.applied_config_id = push_id
         self._publish_layout()
         log.info(

@@ -89,9 +89,11 @@ def hall_config(source: str, *, imgsz: int = 1280, backend: str = "auto") -> dic
     """A hall config (as YAML data) that matches the synthetic camera and the demo hall's layout.
 
     Calibration points are floor tile corners seen by the synthetic camera, like an installer
-    would measure them.
+    would measure them: the hall's corners and the middles of its long walls, so that every point
+    can be checked against the others (a centre point would leave three in line when a corner is
+    left out).
     """
-    floor = [(0.0, 0.0), (10.0, 0.0), (10.0, 8.0), (0.0, 8.0), (5.0, 4.0), (2.0, 6.0)]
+    floor = [(0.0, 0.0), (10.0, 0.0), (10.0, 8.0), (0.0, 8.0), (5.0, 0.0), (5.0, 8.0)]
     image = image_from_floor(np.array(floor))
     return {
         "site": "demo-hall",

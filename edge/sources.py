@@ -175,6 +175,10 @@ class VideoFileSource:
         self._next_sample_s = 0.0
         self._origin_mono: float | None = None  # monotonic time at which t_s == 0 (real-time play)
 
+    def set_fps(self, fps: float) -> None:
+        """Sample `fps` frames a second from the next sample on (an adaptive rate's change)."""
+        self._period_s = 1.0 / fps
+
     def _open(self) -> Any:
         cap = cv2.VideoCapture(str(self._path))
         if not cap.isOpened():
@@ -259,6 +263,10 @@ class LiveSource:
             cap.release()
             raise SourceError(f"cannot open {self.description} (unreachable, refused, or not a video stream)")
         self._cap = cap
+
+    def set_fps(self, fps: float) -> None:
+        """Sample `fps` frames a second from the next sample on (an adaptive rate's change)."""
+        self._period_s = 1.0 / fps
 
     def read(self) -> Frame | None:
         while not self._stop.is_set():
@@ -357,6 +365,8 @@ class CameraFeed:
         self._dropped = 0
         self._last_index = -1
         self._last_t_s = -math.inf
+        self._fps = camera.fps
+        self._source: FrameSource | None = None
 
     @property
     def description(self) -> str:
@@ -378,6 +388,19 @@ class CameraFeed:
             thread.join(join_timeout_s)
             if thread.is_alive():
                 log.warning("%s: its reader is blocked in OpenCV; leaving it behind", self.camera.id)
+
+    @property
+    def fps(self) -> float:
+        """The rate the source samples at now."""
+        return self._fps
+
+    def set_fps(self, fps: float) -> None:
+        """Sample at `fps` from now on, this opening and the next ones (an adaptive rate)."""
+        with self._cond:
+            self._fps = fps
+            source = self._source
+        if source is not None:
+            _apply_fps(source, fps)
 
     def get(self, timeout: float) -> Frame | None:
         """The newest frame not taken yet, waiting up to `timeout` seconds; None if none came."""
@@ -456,7 +479,16 @@ class CameraFeed:
                     self._reconnects += 1
                 log.info("%s: reopened %s", self.camera.id, self.description)
             self._opened_once = True
-            outcome, reason = self._read_all(generation, source)
+            with self._cond:
+                self._source, fps = source, self._fps
+            if fps != self.camera.fps:
+                _apply_fps(source, fps)
+            try:
+                outcome, reason = self._read_all(generation, source)
+            finally:
+                with self._cond:
+                    if self._source is source:
+                        self._source = None
             if outcome == "ended":
                 with self._cond:
                     self._ended = True
@@ -484,7 +516,7 @@ class CameraFeed:
                     return ("ended" if self._current(generation) else "stopped"), ""
                 if shift_t is None:
                     # Keep t_s and the index increasing across reopenings (a file starts at 0 again).
-                    shift_t = max(0.0, self._last_t_s + 1.0 / self.camera.fps - frame.t_s)
+                    shift_t = max(0.0, self._last_t_s + 1.0 / self._fps - frame.t_s)
                     shift_i = max(0, self._last_index + 1 - frame.index)
                 if shift_t or shift_i:
                     frame = dataclasses.replace(frame, t_s=frame.t_s + shift_t, index=frame.index + shift_i)
@@ -529,6 +561,13 @@ class CameraFeed:
             delay,
         )
         self._stop.wait(delay)
+
+
+def _apply_fps(source: FrameSource, fps: float) -> None:
+    # Our sources sample at a settable rate; a source that cannot (a test's) keeps its own.
+    set_fps = getattr(source, "set_fps", None)
+    if callable(set_fps):
+        set_fps(fps)
 
 
 def _close_quietly(source: FrameSource, camera_id: str) -> None:

@@ -154,6 +154,37 @@ class TrackingConfig(Strict):
         return data
 
 
+class AdaptiveRateConfig(Strict):
+    """A frame rate that follows what the camera's zones need (`vision.frame_rate`), within bounds."""
+
+    min_fps: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=60.0,
+        description="frames per second when nothing in view needs more (empty, or far under every limit)",
+    )
+    max_fps: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=60.0,
+        description="frames per second when a window is at its limit, people are under the minimum distance "
+        "or someone is at an entrance line",
+    )
+    hold_s: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=3600.0,
+        description="the rate comes down only once nothing needed more for this long (a crowd that just "
+        "thinned may be back); it goes up at once",
+    )
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> AdaptiveRateConfig:
+        if self.min_fps > self.max_fps:
+            raise ValueError(f"min_fps ({self.min_fps:g}) is larger than max_fps ({self.max_fps:g})")
+        return self
+
+
 class CameraConfig(Strict):
     """One camera: where its frames come from and how its image maps onto the floor."""
 
@@ -164,7 +195,17 @@ class CameraConfig(Strict):
         description="feet for oblique views; head or center for cameras looking straight down",
     )
     imgsz: int | None = Field(default=None, ge=160, le=2048, multiple_of=32, description="overrides detector")
-    fps: float = Field(default=5.0, gt=0.0, le=60.0, description="frames per second sampled from the source")
+    fps: float = Field(
+        default=5.0,
+        gt=0.0,
+        le=60.0,
+        description="frames per second sampled from the source (with adaptive_fps, the rate it starts at)",
+    )
+    adaptive_fps: AdaptiveRateConfig | None = Field(
+        default=None,
+        description="let the frame rate follow what this camera's zones need, between min_fps and max_fps "
+        "(see node.fps_budget to share a node's frames); unset: always fps",
+    )
     loop: bool = Field(default=False, description="restart a video file at its end (demos)")
     calibration: CalibrationConfig = Field(description="image to floor point pairs")
     coverage: list[FloorPoint] | None = Field(

@@ -1,4 +1,4 @@
-"""The MQTT contract between edge nodes and the server, versions 1 to 3 (see docs/mqtt.md).
+"""The MQTT contract between edge nodes and the server, versions 1 to 4 (see docs/mqtt.md).
 
 Both sides import these models: the edge builds its payloads with them and the server validates
 every message it receives with `parse_payload`. No model here can carry image data: every field is
@@ -30,6 +30,9 @@ field is refused (`invalid`), and a reader that knows only version 1 refuses ver
 Version 3 adds one event type, `queue_left` (a person's wait in a queue is over, and how long it
 was), on the camera and floor event topics; an event of that type says 3, any other says what it
 said before, and a reader that knows only versions 1 and 2 refuses it clearly.
+Version 4 adds adaptive frame rates to a node's health: an adaptive camera's bounds (`min_fps`,
+`max_fps`), its `target_fps` then being the rate the node aimed it at over the period; a health
+message with any adaptive camera says 4, one without says what it said before.
 
 The one exception to "no image": `NodeSnapshot` carries one JPEG, sent only in answer to a valid,
 unexpired `SnapshotRequest` for one of the node's cameras (calibration), at most
@@ -64,7 +67,9 @@ SCHEMA_VERSION: Literal[1] = 1
 SCHEMA_VERSION_FLOOR: Literal[2] = 2
 #: Waits in queues: the `queue_left` event type (see the module's docstring).
 SCHEMA_VERSION_WAITS: Literal[3] = 3
-SchemaVersion = Literal[1, 2, 3]
+#: Adaptive frame rates: a camera's rate bounds in health (see the module's docstring).
+SCHEMA_VERSION_RATES: Literal[4] = 4
+SchemaVersion = Literal[1, 2, 3, 4]
 TOPIC_ROOT = "hallwatch"
 
 TopicKind = Literal[
@@ -186,9 +191,9 @@ def _to_utc(ts: datetime) -> datetime:
 class Envelope(BaseModel):
     """Fields every payload carries.
 
-    `schema_version` is 3 when the payload uses what version 3 added (`_version_3_fields` names
-    it), else 2 when it uses anything version 2 added (`_version_2_fields`), else 1. A payload that
-    uses what a later version added than the one it says is refused.
+    `schema_version` is the latest version whose additions the payload uses (`_version_2_fields`,
+    `_version_3_fields` and `_version_4_fields` name them), else 1. A payload that uses what a later
+    version added than the one it says is refused.
     """
 
     model_config = _MODEL
@@ -217,9 +222,14 @@ class Envelope(BaseModel):
         """What of version 3 this payload uses (nothing by default)."""
         return []
 
+    def _version_4_fields(self) -> list[str]:
+        """What of version 4 this payload uses (nothing by default)."""
+        return []
+
     @model_validator(mode="after")
     def _version_says_what_it_holds(self) -> Envelope:
-        for version, used in ((2, self._version_2_fields()), (3, self._version_3_fields())):
+        added = ((2, self._version_2_fields()), (3, self._version_3_fields()), (4, self._version_4_fields()))
+        for version, used in added:
             if used and self.schema_version < version:
                 raise ValueError(f"{', '.join(used)} need schema_version {version}")
         return self
@@ -246,7 +256,23 @@ class CameraHealth(BaseModel):
         ge=0.0,
         le=1000.0,
         allow_inf_nan=False,
-        description="the camera's configured frames per second, to judge `fps` against (null: not known)",
+        description="the frames per second the camera is meant to give, to judge `fps` against: its "
+        "configured rate, or for an adaptive camera the mean of the rates the node aimed it at over the "
+        "period (null: not known)",
+    )
+    min_fps: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="version 4: an adaptive camera's lowest rate (null: a fixed rate)",
+    )
+    max_fps: float | None = Field(
+        default=None,
+        gt=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="version 4: an adaptive camera's highest rate (null: a fixed rate)",
     )
 
     @field_validator("last_frame_ts")
@@ -270,6 +296,13 @@ class NodeHealth(Envelope):
     last_config_error: Text | None = Field(
         default=None, max_length=500, description="why the last refused config push was refused"
     )
+
+    def _version_4_fields(self) -> list[str]:
+        return [
+            f"cameras[].{name}"
+            for name in ("min_fps", "max_fps")
+            if any(getattr(camera, name) is not None for camera in self.cameras)
+        ]
 
 
 class LayoutZone(BaseModel):

@@ -84,10 +84,14 @@ class Camera(Base):
     health_at: Mapped[datetime | None]
     lost_since: Mapped[datetime | None]
     lost_reason: Mapped[str | None] = mapped_column(String(300))
-    target_fps: Mapped[float | None] = mapped_column(Float, doc="the camera's configured frames per second")
+    target_fps: Mapped[float | None] = mapped_column(
+        Float, doc="the rate the camera is meant to give: configured, or an adaptive one's mean target"
+    )
     frames_dropped_recent: Mapped[int | None] = mapped_column(
         BigInteger, doc="frames dropped between the last two health messages"
     )
+    min_fps: Mapped[float | None] = mapped_column(Float, doc="an adaptive camera's lowest rate (issue 14)")
+    max_fps: Mapped[float | None] = mapped_column(Float, doc="an adaptive camera's highest rate")
 
 
 class Zone(Base):

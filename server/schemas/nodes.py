@@ -25,10 +25,16 @@ class CameraOut(Out):
     health_at: datetime | None
     lost_since: datetime | None
     lost_reason: str | None
-    target_fps: float | None = Field(default=None, description="the camera's configured frames per second")
+    target_fps: float | None = Field(
+        default=None,
+        description="the frames per second the camera is meant to give: its configured rate, or for an "
+        "adaptive camera the mean of the rates its node aimed it at over the last health period",
+    )
     frames_dropped_recent: int | None = Field(
         default=None, description="frames dropped between the node's last two health messages"
     )
+    min_fps: float | None = Field(default=None, description="an adaptive camera's lowest rate (null: fixed)")
+    max_fps: float | None = Field(default=None, description="an adaptive camera's highest rate (null: fixed)")
 
 
 class NodeOut(Out):

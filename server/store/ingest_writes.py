@@ -325,6 +325,8 @@ class IngestWriter:
                 "last_frame_ts": cam.last_frame_ts,
                 "health_at": at,
                 "target_fps": cam.target_fps,
+                "min_fps": cam.min_fps,
+                "max_fps": cam.max_fps,
                 "frames_dropped_recent": None,
             }
             for cam in sorted(health.cameras, key=lambda c: c.camera)
@@ -343,7 +345,10 @@ class IngestWriter:
         )
         stmt = stmt.on_conflict_do_update(
             index_elements=["site", "camera"],
-            set_={name: getattr(stmt.excluded, name) for name in (*columns, "health_at", "target_fps")}
+            set_={
+                name: getattr(stmt.excluded, name)
+                for name in (*columns, "health_at", "target_fps", "min_fps", "max_fps")
+            }
             | {"frames_dropped_recent": recent},
         )
         conn.execute(stmt, rows)

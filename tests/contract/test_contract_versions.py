@@ -133,8 +133,8 @@ def test_a_wait_in_a_queue_is_a_version_3_event_on_both_event_topics() -> None:
         assert "type queue_left need schema_version 3" in str(info.value)
         with pytest.raises(PayloadError, match="schema_version"):
             parse(topic_of(message), payload | {"schema_version": 1})
-        with pytest.raises(PayloadError, match="schema_version"):  # no version 4 yet
-            parse(topic_of(message), payload | {"schema_version": 4})
+        with pytest.raises(PayloadError, match="schema_version"):  # no version 5 yet
+            parse(topic_of(message), payload | {"schema_version": 5})
 
 
 def test_version_3_leaves_the_other_events_as_they_were() -> None:

@@ -15,6 +15,7 @@ MODULES = [
     "vision.counting",
     "vision.coverage",
     "vision.crossings",
+    "vision.frame_rate",
     "vision.fusion",
     "vision.detections",
     "vision.pipeline",

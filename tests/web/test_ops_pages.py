@@ -171,7 +171,8 @@ def test_ops_see_the_node_online_with_its_health_and_events_live(
     row = card.locator(f'tr[data-camera="{CAMERA}"]')
     expect(row.locator(".cam-state")).to_have_text("Delivering")
     expect(row.locator("td").nth(1)).to_have_text(re.compile(r"^[45]\.\d$"))  # fps, sampled at 5/s
-    expect(row.locator("td").nth(2)).to_have_text(re.compile(r"^\d+ ms$"))
+    expect(row.locator("td").nth(2)).to_have_text("5.0")  # the target: its configured rate
+    expect(row.locator("td").nth(3)).to_have_text(re.compile(r"^\d+ ms$"))
     expect(card.locator(".f-outbox")).to_have_text(re.compile(r"^\d+ waiting$"))
     expect(page.locator("#stat-nodes-value")).to_have_text("1 / 1")
     expect(page.locator("#live-dot")).to_have_attribute("data-state", "open")

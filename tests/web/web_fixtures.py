@@ -29,7 +29,7 @@ from web_support import SCREENSHOTS, Hall, web_server
 from server.web.assets import VENDOR_HINT, missing_vendor_files
 
 VIEWPORTS = {"phone": {"width": 360, "height": 740}, "desktop": {"width": 1366, "height": 900}}
-SITES_PER_SESSION = 24
+SITES_PER_SESSION = 64
 PASSWORDS = {"guide": "guide", "manager": "manager", "ops": "ops"}  # the demo users
 
 
@@ -52,14 +52,17 @@ class SitePool:
     def __init__(self, count: int) -> None:
         run = unique("web")
         self.sites = [f"{run}-{i:02d}" for i in range(count)]
-        self.showcase = unique("town-hall")  # a readable name, for the README's pictures
+        self._count = count
+        # A readable name, for the README's pictures; never taken by `take`, so that no other test's
+        # alerts show in them.
+        self.showcase = unique("town-hall")
         self.sites.append(self.showcase)
         self._next = 0
 
     def take(self) -> str:
-        if self._next >= len(self.sites):
+        if self._next >= self._count:
             pytest.fail(
-                f"more than {len(self.sites)} tests took a site: raise SITES_PER_SESSION in conftest.py"
+                f"more than {self._count} tests took a site: raise SITES_PER_SESSION in web_fixtures.py"
             )
         site = self.sites[self._next]
         self._next += 1

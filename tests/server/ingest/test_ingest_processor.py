@@ -221,3 +221,23 @@ def test_fuzzed_payloads_are_all_refused_and_counted(rig: Rig) -> None:
     # and the worker still works
     rig.feed(Node(rig.site, unique("n")).state({"w1": 0}))
     assert rig.metric("hallwatch_ingest_messages_total", kind="state") == 1
+
+
+def test_a_camera_s_target_rate_and_adaptive_bounds_are_stored_from_health(rig: Rig) -> None:
+    from hallwatch.contract import SCHEMA_VERSION_RATES, CameraHealth
+
+    node = Node(rig.site)
+    rig.feed(node.layout(), node.status())
+    adaptive = CameraHealth(
+        camera=node.camera, connected=True, fps=6.1, latency_ms=80.0, frames_dropped=0, reconnects=0,
+        target_fps=6.25, min_fps=1.0, max_fps=9.0,
+    )  # fmt: skip
+    health = node.health().model_copy(update={"schema_version": SCHEMA_VERSION_RATES, "cameras": [adaptive]})
+    rig.feed(health)
+    (camera,) = rig.store.nodes.cameras(rig.site)
+    assert (camera.fps, camera.target_fps, camera.min_fps, camera.max_fps) == (6.1, 6.25, 1.0, 9.0)
+    # The camera is fixed again (a config push): its bounds go.
+    fixed = adaptive.model_copy(update={"target_fps": 5.0, "min_fps": None, "max_fps": None})
+    rig.feed(node.health().model_copy(update={"cameras": [fixed]}))
+    (camera,) = rig.store.nodes.cameras(rig.site)
+    assert (camera.target_fps, camera.min_fps, camera.max_fps) == (5.0, None, None)

@@ -54,6 +54,22 @@ function key(node) {
   return node.node;
 }
 
+/**
+ * The rate a camera is meant to give: its configured one, or for an adaptive camera (issue 14) the
+ * rate its node aimed it at over the last health period, with the bounds it moves between.
+ */
+function targetCell(camera) {
+  const target = camera.target_fps;
+  if (target === null || target === undefined) return h("td", { class: "num" }, "–");
+  const adaptive = camera.min_fps !== null && camera.min_fps !== undefined && camera.max_fps !== null && camera.max_fps !== undefined;
+  return h(
+    "td",
+    { class: "num target-fps", dataset: { adaptive: adaptive ? "yes" : "no" } },
+    numberText(target, 1),
+    adaptive ? h("span", { class: "fps-bounds", title: "adaptive: follows what its zones need" }, ` (${numberText(camera.min_fps, 1)}–${numberText(camera.max_fps, 1)})`) : null,
+  );
+}
+
 function cameraRow(camera) {
   const lost = camera.lost_since || camera.connected === false;
   const frames = lost
@@ -77,6 +93,7 @@ function cameraRow(camera) {
     h("th", { scope: "row" }, camera.camera),
     h("td", {}, frames),
     h("td", { class: "num" }, numberText(camera.fps, 1)),
+    targetCell(camera),
     h("td", { class: "num" }, camera.latency_ms === null || camera.latency_ms === undefined ? "–" : `${numberText(camera.latency_ms)} ms`),
     h("td", { class: "num" }, numberText(camera.frames_dropped)),
     h("td", { class: "num" }, numberText(camera.reconnects)),

@@ -350,6 +350,93 @@ def test_zone_edits_on_the_floor_plan_are_applied_by_the_node(
     screenshot(page, "ops-zones")
 
 
+def test_a_zone_moves_whole_and_an_overlap_is_named_before_it_is_saved(
+    pages: Pages, ops_world: OpsWorld, screenshot: Callable[..., Path]
+) -> None:
+    """Issue 13: a zone could not be moved whole, and a window overlapping another zone was saved
+    without a word."""
+    before = {z["id"]: z for z in ops_world.on_disk()["zones"]}
+    config_before = ops_world.layout_config_id()
+    page = pages.open("ops", "desktop", path=f"/ops/zones?site={ops_world.site}&node={ops_world.node}")
+    expect(page.locator("#zone-list .zone-item")).to_have_count(len(before))
+    plan = page.locator("#zone-editor")
+    box = plan.bounding_box()
+    assert box is not None
+    px_per_m = box["width"] / float(plan.get_attribute("viewBox").split()[2])  # type: ignore[union-attr]
+    # Drag window-2 by its body 3 m to the left: over window-1's right metre.
+    window_2 = page.locator('#zone-editor .zones [data-zone="window-2"]')
+    drag(page, window_2, -3.0 * px_per_m, 0)
+    expect(page.locator("#zone-form-title")).to_contain_text("window-2")
+    points = page.locator("#zone-editor .zones [data-zone='window-2']").get_attribute("points") or ""
+    moved = [[float(v) for v in p.split(",")] for p in points.split()]
+    shift = [m[0] - b[0] for m, b in zip(moved, before["window-2"]["polygon"], strict=True)]
+    assert max(shift) - min(shift) < 1e-6 and -3.3 < shift[0] < -2.7, "every corner moves the same way"
+    assert [m[1] for m in moved] == [b[1] for b in before["window-2"]["polygon"]]
+    warning = page.locator("#zones-overlap")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text(re.compile(r"(window-1|Window 1[^;]*) and window-2 share \d\.\d+ m²"))
+    expect(page.locator("#zone-editor .ed-overlap")).to_have_count(2)
+    # The first Save only names the overlap; nothing goes to the node.
+    page.get_by_role("button", name="Save to node").click()
+    expect(page.get_by_role("button", name="Save anyway")).to_be_visible()
+    expect(page.locator("#zones-status")).to_be_hidden()
+    screenshot(page, "ops-zones-overlap")
+    assert ops_world.layout_config_id() == config_before
+    # With the keyboard the selected zone moves back out (Shift + arrow: 50 cm a press).
+    page.locator("#zone-editor .zones [data-zone='window-2']").focus()
+    for _ in range(6):
+        page.keyboard.press("Shift+ArrowRight")
+    expect(warning).to_be_hidden()
+    points = page.locator("#zone-editor .zones [data-zone='window-2']").get_attribute("points") or ""
+    back = [[float(v) for v in p.split(",")] for p in points.split()]
+    assert np.allclose(np.array(back) - np.array(before["window-2"]["polygon"]), [shift[0] + 3.0, 0.0])
+    # A deliberate overlap is saved when asked twice: window-2 onto window-1 again, Save, Save anyway.
+    for _ in range(6):
+        page.keyboard.press("Shift+ArrowLeft")
+    expect(warning).to_be_visible()
+    page.get_by_role("button", name="Save to node").click()
+    page.get_by_role("button", name="Save anyway").click()
+    expect(page.locator("#zones-status")).to_contain_text("Applied by the node", timeout=20_000)
+    saved = {z["id"]: z for z in ops_world.on_disk()["zones"]}["window-2"]["polygon"]
+    assert np.allclose(np.array(saved), np.array(moved))
+    # and moved back whole, saved without a question
+    page.locator('.zone-item[data-zone="window-2"]').click()
+    page.locator("#zone-editor .zones [data-zone='window-2']").focus()
+    for _ in range(6):
+        page.keyboard.press("Shift+ArrowRight")
+    page.get_by_role("button", name="Save to node").click()
+    expect(page.locator("#zones-status")).to_contain_text("Applied by the node", timeout=20_000)
+    restored = {z["id"]: z for z in ops_world.on_disk()["zones"]}["window-2"]["polygon"]
+    assert np.allclose(np.array(restored) - np.array(before["window-2"]["polygon"]), [shift[0] + 3.0, 0.0])
+
+
+@pytest.mark.parametrize("viewport", ["phone", "desktop"])
+def test_the_zone_editor_keeps_save_and_its_axis_labels_in_view(
+    pages: Pages, ops_world: OpsWorld, viewport: str
+) -> None:
+    """Issue 13: Save fell below the fold once a zone was selected, axis labels were clipped ("15 r")."""
+    page = pages.open("ops", viewport, path=f"/ops/zones?site={ops_world.site}&node={ops_world.node}")
+    page.locator('.zone-item[data-zone="queue-1"]').click()
+    expect(page.locator("#zone-form")).to_be_visible()
+    height = page.viewport_size["height"]  # type: ignore[index]
+    for where in ("selected", "form"):
+        if where == "form":
+            page.get_by_label("Window this queue waits for").scroll_into_view_if_needed()
+        save = page.get_by_role("button", name="Save to node").bounding_box()
+        assert save is not None and save["y"] >= 0 and save["y"] + save["height"] <= height, (where, save)
+    clipped = page.evaluate(
+        """() => {
+             const plan = document.getElementById('zone-editor').getBoundingClientRect();
+             return [...document.querySelectorAll('#zone-editor .grid-label')].filter((t) => {
+               const r = t.getBoundingClientRect();
+               return r.left < plan.left - 0.5 || r.right > plan.right + 0.5 || r.top < plan.top - 0.5;
+             }).map((t) => t.textContent);
+           }"""
+    )
+    labels = page.locator("#zone-editor .grid-label").all_text_contents()
+    assert len(labels) >= 3 and clipped == [], f"axis labels cut off: {clipped}"
+
+
 def test_a_zone_list_the_node_would_refuse_is_refused_with_the_reason(
     pages: Pages, ops_world: OpsWorld, screenshot: Callable[..., Path]
 ) -> None:

@@ -3,7 +3,8 @@
 // remove zones, set each zone's kind, limit and window, then save: the node's whole zone list goes
 // out as one config push, and the page says when the node has applied it. Under the zones, each
 // camera's coverage (where it sees well, from its node's layout) and where coverages overlap, so a
-// zone can be drawn where cameras see it, and a zone split between cameras shows.
+// zone can be drawn where cameras see it, and a zone split between cameras shows. A window that
+// overlaps another window or a queue (someone there would count in both) is named before saving.
 
 import { ApiError, api } from "./api.js";
 import { h, setText } from "./dom.js";
@@ -46,6 +47,8 @@ const els = {
   dirty: $("dirty-note"),
   cursor: $("cursor-note"),
   showCoverage: $("show-coverage"),
+  overlap: $("zones-overlap"),
+  overlapText: $("zones-overlap-text"),
   coverageNote: $("coverage-note"),
 };
 
@@ -61,6 +64,7 @@ const state = {
   vertex: -1, // selected corner of the selected zone (or 0/1: entrance ends, "inside")
   view: { x: -1, y: -1, w: 12, h: 10 },
   waiting: null,
+  overlapsSeen: "", // the overlaps ops were shown and chose to save anyway (JSON of their names)
 };
 
 function svg(tag, attrs = {}) {
@@ -144,8 +148,11 @@ function gridLayer() {
   }
   const u = unit();
   for (let gx = Math.ceil(x / 5) * 5; gx <= x + w; gx += 5) {
-    const t = svg("text", { x: gx + u * 0.3, y: y + u * 1.4, class: "grid-label", "font-size": u * 1.1 });
-    t.textContent = `${gx} m`;
+    const text = `${gx} m`;
+    // A label that would run past the plan's right edge ("15 r") ends at its line instead.
+    const past = gx + u * 0.3 + textWidth(text, u * 1.1) > x + w;
+    const t = svg("text", { x: past ? gx - u * 0.3 : gx + u * 0.3, y: y + u * 1.4, class: "grid-label", "font-size": u * 1.1, "text-anchor": past ? "end" : "start" });
+    t.textContent = text;
     g.append(t);
   }
   for (let gy = Math.ceil(y / 5) * 5; gy <= y + height; gy += 5) {
@@ -155,6 +162,11 @@ function gridLayer() {
     g.append(t);
   }
   return g;
+}
+
+/** A generous estimate of a label's width on the plan (the SVG is not laid out yet when drawn). */
+function textWidth(text, fontSize) {
+  return text.length * fontSize * 0.62;
 }
 
 function zoneShape(zone, index, { other = false } = {}) {
@@ -170,7 +182,14 @@ function zoneShape(zone, index, { other = false } = {}) {
     el.addEventListener("pointerdown", (event) => {
       event.stopPropagation();
       select(index);
+      startMove(event, index);
     });
+    if (index === state.selected) {
+      el.setAttribute("tabindex", "0");
+      el.setAttribute("role", "button");
+      el.setAttribute("aria-label", `${zone.name || zone.id}: drag to move the whole zone, or use the arrow keys (Shift: 50 cm)`);
+      el.addEventListener("keydown", (event) => nudgeZone(event));
+    }
   }
   const title = svg("title");
   title.textContent = `${zone.name || zone.id || zone.zone}${other ? ` (node ${zone.node})` : ""}`;
@@ -318,7 +337,14 @@ function renderPlan() {
     const label = labelFor(zone);
     if (label) labels.append(label);
   }
-  layers.push(shapes, labels);
+  const overlaps = svg("g", { class: "zone-overlaps" });
+  for (const overlap of zoneOverlaps()) {
+    for (const i of [overlap.a, overlap.b]) {
+      const pts = pointsOf(state.zones[i]);
+      overlaps.append(svg("polygon", { class: "ed-overlap", points: pts.map((p) => p.join(",")).join(" "), "data-zone": state.zones[i].id }));
+    }
+  }
+  layers.push(shapes, overlaps, labels);
   if (state.selected >= 0) layers.push(handles(state.zones[state.selected]));
   els.plan.replaceChildren(...layers);
 }
@@ -383,6 +409,7 @@ function render() {
   renderList();
   renderForm();
   const dirty = JSON.stringify(state.zones) !== state.original;
+  renderOverlapWarning();
   els.dirty.hidden = !dirty;
   els.save.disabled = !dirty || state.waiting !== null;
   els.revert.disabled = !dirty;
@@ -410,12 +437,35 @@ function startDrag(event, vertex) {
   els.plan.setPointerCapture(event.pointerId);
 }
 
+/** Start moving a whole zone: every corner (and an entrance's inside mark) by the pointer's way. */
+function startMove(event, index) {
+  const at = floorPoint(event);
+  if (!at) return;
+  const zone = state.zones[index];
+  drag = { vertex: "zone", pointerId: event.pointerId, from: at, points: clone(pointsOf(zone)), inside: zone.inside ? [...zone.inside] : null };
+  els.plan.setPointerCapture(event.pointerId);
+}
+
+/** Move the selected zone by (dx, dy) metres from the corners it had (`points`, `inside`). */
+function shiftZone(zone, points, inside, dx, dy) {
+  const target = pointsOf(zone);
+  points.forEach((p, i) => {
+    target[i] = [fix(p[0] + dx), fix(p[1] + dy)];
+  });
+  if (inside && zone.inside) zone.inside = [fix(inside[0] + dx), fix(inside[1] + dy)];
+}
+
 function onMove(event) {
   const at = floorPoint(event);
   if (at) setText(els.cursor, `x ${numberText(at[0], 2)} m, y ${numberText(at[1], 2)} m`);
   if (!drag || event.pointerId !== drag.pointerId || !at) return;
   const zone = state.zones[state.selected];
-  if (drag.vertex === "inside") zone.inside = at;
+  if (drag.vertex === "zone") {
+    const [dx, dy] = [fix(at[0] - drag.from[0]), fix(at[1] - drag.from[1])];
+    if (!dx && !dy && !drag.moved) return; // a click selects; only a drag moves
+    drag.moved = true;
+    shiftZone(zone, drag.points, drag.inside, dx, dy);
+  } else if (drag.vertex === "inside") zone.inside = at;
   else pointsOf(zone)[drag.vertex] = at;
   renderPlan();
   renderForm();
@@ -441,15 +491,110 @@ function nudge(event, vertex) {
   els.plan.querySelector(`[data-vertex="${vertex}"]`)?.focus();
 }
 
+function nudgeZone(event) {
+  const steps = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  const step = steps[event.key];
+  if (!step) return;
+  event.preventDefault();
+  const by = event.shiftKey ? 0.5 : SNAP_M;
+  const zone = state.zones[state.selected];
+  shiftZone(zone, clone(pointsOf(zone)), zone.inside ? [...zone.inside] : null, step[0] * by, step[1] * by);
+  render();
+  els.plan.querySelector(`.zones [data-index="${state.selected}"]`)?.focus();
+}
+
+// ------------------------------------------------------------------------------------ overlaps
+const OVERLAP_STEP_M = 0.05;
+const OVERLAP_MIN_M2 = 0.02; // less is a shared edge, not a shared floor
+
+function insidePolygon(x, y, polygon) {
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i];
+    const [xj, yj] = polygon[j];
+    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** The floor two polygons share (m²), counted on a 5 cm grid: exact enough to warn, for any shape. */
+function sharedArea(a, b) {
+  const box = (pts) => [Math.min(...pts.map((p) => p[0])), Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[1]))];
+  const [ax0, ay0, ax1, ay1] = box(a);
+  const [bx0, by0, bx1, by1] = box(b);
+  const [x0, y0, x1, y1] = [Math.max(ax0, bx0), Math.max(ay0, by0), Math.min(ax1, bx1), Math.min(ay1, by1)];
+  if (x0 >= x1 || y0 >= y1) return 0;
+  let cells = 0;
+  for (let x = x0 + OVERLAP_STEP_M / 2; x < x1; x += OVERLAP_STEP_M) {
+    for (let y = y0 + OVERLAP_STEP_M / 2; y < y1; y += OVERLAP_STEP_M) {
+      if (insidePolygon(x, y, a) && insidePolygon(x, y, b)) cells++;
+    }
+  }
+  return cells * OVERLAP_STEP_M * OVERLAP_STEP_M;
+}
+
+/**
+ * This node's zones that share floor where they should not: a window with another window or a
+ * queue, or two queues (someone standing there counts in both). The hall holds them all by design.
+ * @returns {{a: number, b: number, area: number}[]}
+ */
+function zoneOverlaps() {
+  const found = [];
+  const counted = (z) => (z.kind === "window" || z.kind === "queue") && (z.polygon?.length ?? 0) >= 3;
+  for (let a = 0; a < state.zones.length; a++) {
+    for (let b = a + 1; b < state.zones.length; b++) {
+      const [za, zb] = [state.zones[a], state.zones[b]];
+      if (!counted(za) || !counted(zb)) continue;
+      const area = sharedArea(za.polygon, zb.polygon);
+      if (area >= OVERLAP_MIN_M2) found.push({ a, b, area });
+    }
+  }
+  return found;
+}
+
+function overlapText(overlaps) {
+  const name = (z) => z.name || z.id;
+  return overlaps.map((o) => `${name(state.zones[o.a])} and ${name(state.zones[o.b])} share ${numberText(o.area, 2)} m²`).join("; ");
+}
+
+function renderOverlapWarning() {
+  const overlaps = zoneOverlaps();
+  els.overlap.hidden = !overlaps.length;
+  if (!overlaps.length) {
+    state.overlapsSeen = "";
+    setText(els.save, "Save to node");
+    return;
+  }
+  setText(els.overlapText, `${overlapText(overlaps)}: someone standing there counts in both.`);
+  const seen = state.overlapsSeen === JSON.stringify(overlaps.map((o) => [state.zones[o.a].id, state.zones[o.b].id]));
+  setText(els.save, seen ? "Save anyway" : "Save to node");
+}
+
 function freeId(prefix) {
   const ids = new Set(state.zones.map((z) => z.id));
   for (let n = 1; ; n++) if (!ids.has(`${prefix}${n}`)) return `${prefix}${n}`;
 }
 
+/**
+ * Where a new window or queue of half-size (hw, hh) goes: the free floor nearest the plan's centre
+ * (no window or queue under it), else the centre itself.
+ */
+function freeCentre(hw, hh) {
+  const { x, y, w, h: height } = state.view;
+  const centre = [snap(x + w / 2), snap(y + height / 2)];
+  const counted = state.zones.filter((z) => (z.kind === "window" || z.kind === "queue") && (z.polygon?.length ?? 0) >= 3);
+  const candidates = [];
+  for (let cx = x + hw + 0.5; cx <= x + w - hw - 0.5; cx += 0.5) {
+    for (let cy = y + hh + 0.5; cy <= y + height - hh - 0.5; cy += 0.5) candidates.push([snap(cx), snap(cy)]);
+  }
+  candidates.sort((a, b) => Math.hypot(a[0] - centre[0], a[1] - centre[1]) - Math.hypot(b[0] - centre[0], b[1] - centre[1]));
+  const box = ([cx, cy]) => [[cx - hw, cy - hh], [cx + hw, cy - hh], [cx + hw, cy + hh], [cx - hw, cy + hh]];
+  return candidates.find((c) => counted.every((z) => sharedArea(box(c), z.polygon) < OVERLAP_MIN_M2)) ?? centre;
+}
+
 function addZone(kind) {
   const { x, y, w, h: height } = state.view;
-  const cx = snap(x + w / 2);
-  const cy = snap(y + height / 2);
+  const [cx, cy] = kind === "window" ? freeCentre(1, 0.75) : kind === "queue" ? freeCentre(0.75, 1.5) : [snap(x + w / 2), snap(y + height / 2)];
   let zone;
   const count = (k) => state.zones.filter((z) => z.kind === k).length + 1;
   if (kind === "window") {
@@ -565,6 +710,16 @@ function payload() {
 
 async function save() {
   clearError();
+  const overlaps = zoneOverlaps();
+  const names = JSON.stringify(overlaps.map((o) => [state.zones[o.a].id, state.zones[o.b].id]));
+  if (overlaps.length && state.overlapsSeen !== names) {
+    // Named first; a second press saves them as they are (a deliberate overlap is allowed).
+    state.overlapsSeen = names;
+    render();
+    els.overlap.scrollIntoView({ block: "nearest" });
+    els.overlap.focus();
+    return;
+  }
   const { site, node } = state;
   els.save.disabled = true;
   showStatus(els.status, "busy", `Sending ${state.zones.length} zones to ${node}…`);

@@ -64,6 +64,7 @@ class ServerStack:
             **settings,
         }
         self.server: subprocess.Popen[bytes] | None = None
+        self.replicas: list[tuple[subprocess.Popen[bytes], int]] = []
 
     @property
     def database_url(self) -> str:
@@ -83,7 +84,30 @@ class ServerStack:
             )
         wait_port(self.http_port, 60)
 
+    def start_replica(self) -> int:
+        """Start one more server on the same broker and database (its own MQTT client id and HTTP
+        port, the same shared group); returns its HTTP port once it answers."""
+        port = free_port()
+        env = self.env | {
+            "HALLWATCH_HTTP__PORT": str(port),
+            "HALLWATCH_MQTT__CLIENT_ID": f"hallwatch-bench-{secrets.token_hex(3)}",
+        }
+        with (self.broker.dir / f"replica-{port}.log").open("w") as log:
+            proc = subprocess.Popen(
+                [HALLWATCH, "server", "run"], env=env, stdout=subprocess.DEVNULL, stderr=log
+            )
+        self.replicas.append((proc, port))
+        wait_port(port, 60)
+        return port
+
     def close(self) -> None:
+        for proc, _port in self.replicas:
+            proc.send_signal(signal.SIGINT)
+        for proc, _port in self.replicas:
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         if self.server is not None:
             self.server.send_signal(signal.SIGINT)
             try:

@@ -1,12 +1,24 @@
-"""Sustained MQTT ingest into PostgreSQL: how many messages a second `hallwatch server run` keeps up with.
+"""Sustained MQTT ingest into PostgreSQL, against what one raw paho-mqtt subscriber receives, in one run.
 
 Starts a private mosquitto, a temporary PostgreSQL database and the real server (a subprocess),
-then publishes camera states (QoS 0) and events (QoS 1) from 100 cameras at a fixed rate from
-separate processes, and reads the server's own counters from /metrics. "Sustained" means the
-server handled what was offered for the whole run, with its queue not growing and nothing dropped.
+publishes camera states (QoS 0) and events (QoS 1) of 100 cameras per publisher process, and reads
+the servers' own counters from /metrics. Two phases:
 
-    .venv/bin/python benchmarks/server_ingest.py --rate 6000 --seconds 30
-    .venv/bin/python benchmarks/server_ingest.py --rate 12000 --seconds 20   # look for the ceiling
+1. **ceiling, against raw paho**: ``--slices`` turns, each first one plain paho-mqtt subscriber
+   process (the same topic filters and QoS, every payload JSON-decoded, nothing else), then the
+   server, flooded at ``--flood`` messages a second for ``--probe-seconds``; the steady rate each
+   takes. Taking turns in short slices puts both under the same load of a shared machine; the
+   ratio is of the medians;
+2. **sustained**: ``--rate`` messages a second (default: ``--share`` of the raw rate) for
+   ``--seconds``. "Sustained" means the server handled all of it into PostgreSQL, nothing dropped,
+   its queue flat (never more than 2 s of messages) and drained within a second of the last publish.
+
+``--replicas N`` runs N `hallwatch server run` processes on the same broker and database (the
+same shared group, so they split camera states and positions): ingest across processes.
+
+    .venv/bin/python benchmarks/server_ingest.py --seconds 60                # both phases
+    .venv/bin/python benchmarks/server_ingest.py --rate 5000 --seconds 30 --no-raw
+    .venv/bin/python benchmarks/server_ingest.py --replicas 2 --share 1.0
 
 Needs mosquitto on PATH and PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth).
 """
@@ -16,14 +28,20 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import secrets
+import statistics
+import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+
+sys.path.insert(0, str(Path(__file__).parent))
 from _server import ServerStack
 
 METRICS_TOKEN = "bench-" + "m" * 40
@@ -99,6 +117,58 @@ def publisher(
     client.disconnect()
 
 
+def raw_subscriber(port: int, site: str, seconds: float, ready: Any, result: Any) -> None:
+    """One plain paho-mqtt client: subscribe like the server, JSON-decode each payload, count.
+
+    ``result`` gets the steady rate (messages a second between 2 s in and 1 s before the end of
+    the flood) and the total received.
+    """
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    received = [0]
+    marks: list[tuple[float, int]] = []
+
+    def on_message(_c: Any, _u: Any, msg: Any) -> None:
+        json.loads(msg.payload)
+        received[0] += 1
+
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"bench-raw-{secrets.token_hex(3)}",
+        protocol=mqtt.MQTTv5,
+    )
+    client.on_message = on_message
+    client.connect("127.0.0.1", port)
+    client.subscribe(f"hallwatch/{site}/cameras/+/state", qos=0)
+    client.subscribe(f"hallwatch/{site}/cameras/+/events", qos=1)
+    client.loop_start()
+    time.sleep(0.5)
+    ready.release()
+    # the flood starts when the parent says so; sample the count each 0.5 s until it stops
+    quiet_since: float | None = None
+    last = -1
+    deadline = time.perf_counter() + seconds + 120
+    while time.perf_counter() < deadline:
+        time.sleep(0.5)
+        now, count = time.perf_counter(), received[0]
+        marks.append((now, count))
+        if count == last and count > 0:
+            quiet_since = quiet_since or now
+            if now - quiet_since > 2.0:
+                break
+        else:
+            quiet_since = None
+        last = count
+    client.loop_stop()
+    client.disconnect()
+    busy = [(t, n) for t, n in marks if n > 0]
+    first = busy[0][0] if busy else 0.0
+    steady = [(t, n) for t, n in busy if first + 2.0 <= t <= first + seconds - 1.0]
+    rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0]) if len(steady) >= 2 else 0.0
+    result.put((rate, received[0]))
+
+
 def metric(text: str, name: str) -> float:
     total = 0.0
     for line in text.splitlines():
@@ -107,58 +177,100 @@ def metric(text: str, name: str) -> float:
     return total
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--rate", type=float, default=6000.0, help="messages a second offered (all publishers)"
-    )
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long to publish")
-    parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
-    args = parser.parse_args()
+def publish(port: int, site: str, rate: float, seconds: float, publishers: int) -> int:
+    """Publish ``rate`` messages a second for ``seconds`` from ``publishers`` processes; returns
+    how many were sent once they all finished."""
+    counter = multiprocessing.Value("q", 0)
+    ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
+    procs = [
+        multiprocessing.Process(
+            target=publisher, args=(port, site, rate / publishers, seconds, i, counter, ready, go)
+        )
+        for i in range(publishers)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    go.set()
+    for p in procs:
+        p.join()
+    return int(counter.value)
 
-    stack = ServerStack({"HALLWATCH_HTTP__METRICS_TOKEN": METRICS_TOKEN})
-    mqtt_port, site = stack.mqtt_port, f"bench-{secrets.token_hex(3)}"
-    url = f"http://127.0.0.1:{stack.http_port}/metrics"
-    headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
-    try:
-        stack.start_server()
-        time.sleep(1.0)
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
 
-        setup = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-setup")
-        setup.connect("127.0.0.1", mqtt_port)
-        setup.loop_start()
-        for worker in range(args.publishers):
-            setup.publish(
-                f"hallwatch/{site}/nodes/edge-{worker}/layout", layout(site, f"edge-{worker}", 1), qos=1
-            ).wait_for_publish()
-        setup.loop_stop()
-        setup.disconnect()
-        time.sleep(1.0)
+def send_layouts(port: int, site: str, publishers: int) -> None:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-        def handled() -> tuple[float, float, float, float]:
-            text = httpx.get(url, headers=headers, timeout=5).text
-            return (
+    setup = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-setup-{secrets.token_hex(3)}")
+    setup.connect("127.0.0.1", port)
+    setup.loop_start()
+    for worker in range(publishers):
+        setup.publish(
+            f"hallwatch/{site}/nodes/edge-{worker}/layout", layout(site, f"edge-{worker}", 1), qos=1
+        ).wait_for_publish()
+    setup.loop_stop()
+    setup.disconnect()
+
+
+def raw_rate(port: int, rate: float, seconds: float, publishers: int) -> tuple[float, int, int]:
+    """Phase 1: the steady rate one raw paho subscriber receives (and decodes) under a flood."""
+    site = f"raw-{secrets.token_hex(3)}"
+    ready: Any = multiprocessing.Semaphore(0)
+    result: Any = multiprocessing.Queue()
+    sub = multiprocessing.Process(target=raw_subscriber, args=(port, site, seconds, ready, result))
+    sub.start()
+    ready.acquire()
+    published = publish(port, site, rate, seconds, publishers)
+    got, received = result.get(timeout=seconds + 180)
+    sub.join(10)
+    return float(got), received, published
+
+
+class Run:
+    """The server's counters, sampled while a phase publishes."""
+
+    def __init__(self, ports: list[int]) -> None:
+        self.urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
+        # Events are not shared: every server process handles each (and stores it once). Rates
+        # count each published message once.
+        self.copies = 1 + (len(ports) - 1) * EVENT_SHARE
+        self.headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+    def counters(self) -> tuple[float, float, float]:
+        """(handled, dropped, queue depth), summed over the server processes."""
+        handled = dropped = depth = 0.0
+        for url in self.urls:
+            text = httpx.get(url, headers=self.headers, timeout=5).text
+            handled += (
                 metric(text, "hallwatch_ingest_messages_total")
                 + metric(text, "hallwatch_ingest_rejected_total")
-                + metric(text, "hallwatch_ingest_duplicates_total"),
-                metric(text, "hallwatch_ingest_dropped_total"),
-                metric(text, "hallwatch_ingest_queue_depth"),
-                metric(text, "hallwatch_store_batch_seconds_count"),
-            )
+                + metric(text, "hallwatch_ingest_duplicates_total")
+            ) / self.copies
+            dropped += metric(text, "hallwatch_ingest_dropped_total")
+            depth += metric(text, "hallwatch_ingest_queue_depth")
+        return handled, dropped, depth
 
-        base, _, _, batches0 = handled()
+    def settle(self, timeout_s: float = 120.0) -> None:
+        """Wait until the servers' queues are empty and their counters stand still."""
+        deadline = time.perf_counter() + timeout_s
+        last = -1.0
+        while time.perf_counter() < deadline:
+            handled, _dropped, depth = self.counters()
+            if depth == 0 and handled == last:
+                return
+            last = handled
+            time.sleep(0.5)
+
+    def phase(self, port: int, site: str, rate: float, seconds: float, publishers: int) -> dict[str, Any]:
+        base, dropped0, _ = self.counters()
         counter = multiprocessing.Value("q", 0)
         ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
-        rate_each = args.rate / args.publishers
         procs = [
             multiprocessing.Process(
-                target=publisher, args=(mqtt_port, site, rate_each, args.seconds, i, counter, ready, go)
+                target=publisher, args=(port, site, rate / publishers, seconds, i, counter, ready, go)
             )
-            for i in range(args.publishers)
+            for i in range(publishers)
         ]
         for p in procs:
             p.start()
@@ -169,53 +281,142 @@ def main() -> None:
         samples = []
         while any(p.is_alive() for p in procs):
             time.sleep(1.0)
-            count, dropped, depth, _ = handled()
+            count, _dropped, depth = self.counters()
             samples.append((time.perf_counter() - t0, count - base, depth))
         for p in procs:
             p.join()
-        published = counter.value
-        # wait for the server to drain
+        published = int(counter.value)
         drain_start = time.perf_counter()
         while True:
-            count, dropped, depth, batches = handled()
-            if count - base >= published or time.perf_counter() - drain_start > 60:
+            count, dropped, depth = self.counters()
+            if count - base + dropped - dropped0 >= published - 1 or time.perf_counter() - drain_start > 120:
                 break
             time.sleep(0.2)
         drained_after = time.perf_counter() - drain_start
-        total_s = time.perf_counter() - t0
-        time.sleep(2.0)  # the last occupancy aggregates are written every second
-        with psycopg.connect(stack.database_url) as conn:
-            events = conn.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
-            states = conn.execute(
-                "SELECT coalesce(sum(samples), 0) FROM occupancy_minute WHERE zone = 'hall'"
-            ).fetchone()[0]  # type: ignore[index]
-        steady = [s for s in samples if 3 <= s[0] <= args.seconds - 1]
+        steady = [s for s in samples if 3 <= s[0] <= seconds - 1]
         if len(steady) >= 2:
-            rate = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
+            sampled = (steady[-1][1] - steady[0][1]) / (steady[-1][0] - steady[0][0])
         else:
-            rate = (count - base) / total_s
+            sampled = (count - base) / (time.perf_counter() - t0)
+        offered = published / seconds
         max_depth = max((s[2] for s in samples), default=0)
-        offered = published / args.seconds
-        # sustained: nothing dropped, the queue never held more than 2 s of messages, and the backlog
-        # was gone within a second of the last publish (so the server kept pace the whole run)
         sustained = (
-            dropped == 0 and count - base >= published and drained_after < 1.0 and max_depth < 2 * offered
+            dropped - dropped0 == 0
+            and count - base >= published - 1  # rounding: event copies are divided out
+            and drained_after < 1.0
+            and max_depth < 2 * offered
         )
-        overall = (count - base) / (args.seconds + drained_after)
+        return {
+            "published": published,
+            "offered": offered,
+            "handled": count - base,
+            "sampled": sampled,
+            "dropped": dropped - dropped0,
+            "max_depth": max_depth,
+            "drained_after": drained_after,
+            "sustained": sustained,
+        }
+
+
+def stored(stack: ServerStack, site: str) -> tuple[int, int]:
+    with psycopg.connect(stack.database_url) as conn:
+        events = conn.execute("SELECT count(*) FROM events WHERE site = %s", (site,)).fetchone()[0]  # type: ignore[index]
+        states = conn.execute(
+            "SELECT coalesce(sum(samples), 0) FROM occupancy_minute WHERE zone = 'hall' AND site = %s",
+            (site,),
+        ).fetchone()[0]  # type: ignore[index]
+    return int(events), int(states)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rate", type=float, help="messages a second offered in phase 2 (default: --share of raw)"
+    )
+    parser.add_argument("--share", type=float, default=0.8, help="phase 2's rate as a share of the raw rate")
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long phase 2 publishes")
+    parser.add_argument("--flood", type=float, default=10000.0, help="messages a second offered in phase 1")
+    parser.add_argument(
+        "--probe-seconds", type=float, default=8.0, help="how long each slice of phase 1 publishes"
+    )
+    parser.add_argument("--slices", type=int, default=3, help="turns of raw paho and server in phase 1")
+    parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
+    parser.add_argument("--replicas", type=int, default=1, help="server processes (shared subscription)")
+    parser.add_argument("--no-raw", action="store_true", help="skip phase 1 (needs --rate)")
+    args = parser.parse_args()
+    if args.no_raw and args.rate is None:
+        parser.error("--no-raw needs --rate")
+
+    # The servers listen to their own sites only: the raw subscriber's flood is not theirs.
+    ceiling_site, site = f"ceil-{secrets.token_hex(3)}", f"bench-{secrets.token_hex(3)}"
+    stack = ServerStack(
+        {
+            "HALLWATCH_HTTP__METRICS_TOKEN": METRICS_TOKEN,
+            "HALLWATCH_MQTT__SITES": json.dumps([ceiling_site, site]),
+        }
+    )
+    port = stack.mqtt_port
+    print(f"machine       : {cpu_model()}, {os.cpu_count()} cores; {args.replicas} server process(es)")
+    try:
+        stack.start_server()
+        ports = [stack.http_port] + [stack.start_replica() for _ in range(args.replicas - 1)]
+        run = Run(ports)
+        time.sleep(1.0)
+        raw = 0.0
+        if not args.no_raw:
+            send_layouts(port, ceiling_site, args.publishers)
+            raws: list[float] = []
+            servers: list[float] = []
+            for _ in range(args.slices):
+                got, _received, _published = raw_rate(port, args.flood, args.probe_seconds, args.publishers)
+                raws.append(got)
+                run.settle()
+                ceiling = run.phase(port, ceiling_site, args.flood, args.probe_seconds, args.publishers)
+                servers.append(ceiling["sampled"])
+                print(
+                    f"  slice       : raw paho {got:,.0f}/s, server {ceiling['sampled']:,.0f}/s "
+                    f"({ceiling['dropped']:.0f} dropped past its queue)"
+                )
+                run.settle()
+            raw = statistics.median(raws)
+            server = statistics.median(servers)
+            print(
+                f"ceiling       : raw paho {raw:,.0f} msgs/s received and decoded; server {server:,.0f} "
+                f"msgs/s handled = {server / raw:.2f} of raw paho (medians of {args.slices}, "
+                f"flood {args.flood:,.0f}/s)"
+            )
+        rate = args.rate if args.rate is not None else args.share * raw
+        send_layouts(port, site, args.publishers)
+        time.sleep(1.0)
+        r = run.phase(port, site, rate, args.seconds, args.publishers)
+        time.sleep(2.0)  # the last occupancy aggregates are written every second
+        events, states = stored(stack, site)
         cameras = CAMERAS * args.publishers
         print(
-            f"offered       : {published} messages in {args.seconds:.0f} s ({offered:,.0f}/s), {cameras} cams"
+            f"offered       : {r['published']} messages in {args.seconds:.0f} s ({r['offered']:,.0f}/s"
+            + (f" = {r['offered'] / raw:.2f} of raw paho" if raw else "")
+            + f"), {cameras} cams"
         )
         print(
-            f"handled       : {count - base:.0f} ({overall:,.0f}/s overall, {rate:,.0f}/s sampled), "
-            f"{dropped:.0f} dropped"
+            f"handled       : {r['handled']:.0f} ({r['sampled']:,.0f}/s sampled), {r['dropped']:.0f} dropped"
         )
-        print(f"queue depth   : max {max_depth:.0f}; drained {drained_after:.1f} s after the last publish")
+        print(
+            f"queue depth   : max {r['max_depth']:.0f}; "
+            f"drained {r['drained_after']:.1f} s after the last publish"
+        )
         print(f"stored        : {events} events, {states} camera states in the minute aggregates")
-        print(f"write batches : {batches - batches0:.0f}")
-        print(f"sustained     : {'yes' if sustained else 'NO'} at {offered:,.0f} msgs/s (target 5,000)")
+        print(f"sustained     : {'yes' if r['sustained'] else 'NO'} at {r['offered']:,.0f} msgs/s")
     finally:
         stack.close()
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
 
 
 if __name__ == "__main__":

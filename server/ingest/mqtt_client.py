@@ -15,6 +15,14 @@ Subscriptions, per configured site (``+`` for all):
 The session is persistent (``clean_start`` off, a session expiry) under a stable client id, and
 QoS 1 messages are acknowledged only after they are stored (`IngestProcessor` calls `ack`), so a
 server that stops or crashes gets the events it missed when it comes back.
+
+Receiving at the broker's pace (issue 14): paho handles one packet per turn of its loop (a
+select(), a few reads, a message object, its properties decoded, topic callbacks matched under
+locks), which costs more than the message's whole handling at the server. The socket is read in
+large chunks (`_ReadAhead`), and after each packet paho reads, the complete QoS 0 and QoS 1
+PUBLISH packets already in the buffer are cut out by `split_publishes` and handed over in one go
+(`deliver_many`); anything else (acks, a partial packet, QoS 2, a malformed packet) is left to paho,
+in order. Acknowledgements still go through paho's `ack`, after storage.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -40,6 +49,74 @@ log = logging.getLogger(__name__)
 
 RECEIVE_MAXIMUM = 1000  # QoS 1 messages the broker may send before our acknowledgements
 READ_CHUNK = 256 * 1024
+FAST_BATCH = 2000  # PUBLISH packets cut out of the buffer at most per turn of paho's loop
+
+#: One PUBLISH as `split_publishes` cuts it out: topic (raw bytes), payload, QoS, packet id, retain.
+Publish = tuple[bytes, bytes, int, int, bool]
+
+
+def split_publishes(
+    buffer: bytes | bytearray, v5: bool, limit: int = FAST_BATCH
+) -> tuple[list[Publish], int]:
+    """The complete QoS 0 and 1 PUBLISH packets at the start of ``buffer``, and the bytes they take.
+
+    Stops at the first packet that is anything else (another packet type, QoS 2, not complete yet,
+    or malformed), so that paho reads it as it would have; ``v5`` skips each packet's properties.
+
+    >>> packet = bytes([0x30, 7, 0, 3]) + b"a/b" + b"hi"
+    >>> split_publishes(packet + b"\x30", v5=False)
+    ([(b'a/b', b'hi', 0, 0, False)], 9)
+    """
+    out: list[Publish] = []
+    pos, size = 0, len(buffer)
+    while len(out) < limit and pos + 2 <= size:
+        header = buffer[pos]
+        qos = (header >> 1) & 3
+        if header >> 4 != 3 or qos == 3 or qos == 2:
+            break
+        # remaining length: 1 to 4 bytes of 7 bits
+        length, mult, i = 0, 1, pos + 1
+        while True:
+            if i >= size or i - pos > 4:
+                return out, pos
+            byte = buffer[i]
+            length += (byte & 127) * mult
+            mult *= 128
+            i += 1
+            if not byte & 128:
+                break
+        end = i + length
+        if end > size:
+            break
+        if length < 2:
+            break
+        topic_len = (buffer[i] << 8) | buffer[i + 1]
+        j = i + 2 + topic_len
+        mid = 0
+        if qos:
+            if j + 2 > end:
+                break
+            mid = (buffer[j] << 8) | buffer[j + 1]
+            j += 2
+        if v5:  # properties: a variable byte integer length, then that many bytes
+            plen, mult, k = 0, 1, j
+            while True:
+                if k >= end or k - j >= 4:
+                    return out, pos
+                byte = buffer[k]
+                plen += (byte & 127) * mult
+                mult *= 128
+                k += 1
+                if not byte & 128:
+                    break
+            j = k + plen
+        if j > end or (not v5 and topic_len == 0):
+            break
+        out.append(
+            (bytes(buffer[i + 2 : i + 2 + topic_len]), bytes(buffer[j:end]), qos, mid, bool(header & 1))
+        )
+        pos = end
+    return out, pos
 
 
 class _ReadAhead:
@@ -64,6 +141,15 @@ class _ReadAhead:
         del self._buffer[:bufsize]
         return chunk
 
+    def take_publishes(self, v5: bool) -> list[Publish]:
+        """Cut the complete QoS 0/1 PUBLISH packets off the front of the buffer (`split_publishes`)."""
+        if not self._buffer:
+            return []
+        packets, used = split_publishes(self._buffer, v5)
+        if used:
+            del self._buffer[:used]
+        return packets
+
     def pending(self) -> int:
         inner = self._sock.pending() if hasattr(self._sock, "pending") else 0
         return len(self._buffer) + int(inner)
@@ -86,10 +172,25 @@ class _ReadAhead:
 
 
 class _Client(mqtt.Client):
-    """paho's client, reading through `_ReadAhead`."""
+    """paho's client, reading through `_ReadAhead`; ``deliver_many`` (when set) takes the PUBLISH
+    packets that wait in the buffer after each packet paho reads."""
+
+    deliver_many: Callable[[list[Publish]], None] | None = None
 
     def _create_socket(self) -> Any:
         return _ReadAhead(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        sock, deliver = self._sock, self.deliver_many
+        # Only between packets: a packet paho has begun to read is paho's to finish.
+        if rc or deliver is None or not isinstance(sock, _ReadAhead) or self._in_packet["command"]:
+            return rc
+        packets = sock.take_publishes(self._protocol == mqtt.MQTTv5)
+        if packets:
+            self._last_bytes_received = time.monotonic()
+            deliver(packets)
+        return rc
 
 
 def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str, int]]:
@@ -159,6 +260,8 @@ class MqttIngestClient:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        if isinstance(self._client, _Client):
+            self._client.deliver_many = self._on_publishes
         self._topics = subscriptions(settings.sites, address.shared_group)
 
     @property
@@ -267,3 +370,13 @@ class MqttIngestClient:
             topic = msg._topic.decode("utf-8", "replace")
         payload = bytes(msg.payload)
         self._deliver(RawMessage(topic, payload, self._clock(), msg.qos, msg.mid, bool(msg.retain)))
+
+    def _on_publishes(self, packets: list[Publish]) -> None:
+        """The PUBLISH packets `_Client` cut out of its buffer, as if each came through `_on_message`."""
+        deliver, now = self._deliver, self._clock()
+        for raw_topic, payload, qos, mid, retain in packets:
+            try:
+                topic = raw_topic.decode()
+            except UnicodeDecodeError:  # refused by the processor like any bad message
+                topic = raw_topic.decode("utf-8", "replace")
+            deliver(RawMessage(topic, payload, now, qos, mid, retain))

@@ -55,7 +55,8 @@ class OccupancyAccumulator:
         self._buckets = Buckets(tz)
         self._max_gap_s = max_gap_s
         self._cell_m = heatmap_cell_m
-        self._last: dict[tuple[str, str, str], tuple[int, datetime]] = {}
+        # per (site, camera): each zone's last count, its time (POSIX seconds) and minute
+        self._last: dict[tuple[str, str], dict[str, tuple[int, float, datetime]]] = {}
         self._minutes: dict[OccupancyKey, OccupancyDelta] = {}
         self._hours: dict[OccupancyKey, OccupancyDelta] = {}
         self._days: dict[OccupancyKey, OccupancyDelta] = {}
@@ -65,8 +66,13 @@ class OccupancyAccumulator:
         """One camera state: its smoothed count per zone at ``ts``."""
         minutes = self._minutes
         minute = self._buckets.minute(ts)
-        earlier_of: datetime | None = None
-        earlier = minute
+        t = ts.timestamp()
+        camera_key = (site, camera)
+        lasts = self._last.get(camera_key)
+        if lasts is None:
+            lasts = self._last[camera_key] = {}
+        max_gap_s = self._max_gap_s
+        mine = (0, t, minute)
         for zone, count in zones.items():
             key = (site, zone, camera, minute)
             delta = minutes.get(key)
@@ -76,23 +82,22 @@ class OccupancyAccumulator:
             delta.sum_count += count
             if count > delta.max_count:
                 delta.max_count = count
-            last_key = (site, camera, zone)
-            last = self._last.get(last_key)
-            self._last[last_key] = (count, ts) if last is None or ts >= last[1] else last
-            if last is None:
-                continue
-            previous, previous_ts = last
-            if ts <= previous_ts:
-                continue  # out of order: counted as a sample, but never moves time backwards
-            shown_s = min((ts - previous_ts).total_seconds(), self._max_gap_s)
-            if earlier_of is not previous_ts:
-                earlier_of, earlier = previous_ts, self._buckets.minute(previous_ts)
-            key = (site, zone, camera, earlier)
-            delta = minutes.get(key)
-            if delta is None:
-                delta = minutes[key] = OccupancyDelta()
-            delta.weighted_sum += previous * shown_s
-            delta.seconds += shown_s
+            last = lasts.get(zone)
+            if last is not None:
+                previous, previous_t, previous_minute = last
+                if t < previous_t:
+                    continue  # out of order: counted as a sample, but never moves time backwards
+                if t > previous_t:
+                    shown_s = t - previous_t
+                    if shown_s > max_gap_s:
+                        shown_s = max_gap_s
+                    key = (site, zone, camera, previous_minute)
+                    delta = minutes.get(key)
+                    if delta is None:
+                        delta = minutes[key] = OccupancyDelta()
+                    delta.weighted_sum += previous * shown_s
+                    delta.seconds += shown_s
+            lasts[zone] = (count, t, minute) if count else mine
 
     def add_positions(
         self, site: str, camera: str, ts: datetime, floor_xy: Iterable[tuple[float, float]]
@@ -133,6 +138,10 @@ class OccupancyAccumulator:
 
     def forget_idle(self, now: datetime, idle_s: float = 3600.0) -> None:
         """Drop the last count of cameras that have been silent for ``idle_s`` (bounds memory)."""
-        for key, (_count, ts) in list(self._last.items()):
-            if (now - ts).total_seconds() > idle_s:
+        oldest = now.timestamp() - idle_s
+        for key, lasts in list(self._last.items()):
+            for zone, (_count, t, _minute) in list(lasts.items()):
+                if t < oldest:
+                    del lasts[zone]
+            if not lasts:
                 del self._last[key]

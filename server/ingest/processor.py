@@ -7,7 +7,9 @@ their own. Each round the worker:
 1. takes every waiting message (up to ``batch_size``), validates it with the contract's
    `parse_payload` (times within ``ingest.clock_window_s`` of the server's clock), drops duplicate
    event ids, checks who sent it (`server.ingest.identity`: an accepted node, its own cameras, a
-   snapshot that was asked for), and feeds the alert engine, the aggregates and the live state;
+   snapshot that was asked for), and feeds the alert engine, the aggregates and the live state
+   (camera states every one into the aggregates, but into the engine and the live state together
+   at the end of the round, each camera's latest only: `latest_per_camera`);
 2. ticks the alert engine and stores its actions at once (alerts are latency-sensitive), then
    publishes the changed alerts to the live stream;
 3. hands the batch (events, node health, layouts; minute aggregates every ``flush_interval_s``,
@@ -41,7 +43,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from hallwatch.contract import (
     CameraEvent,
@@ -100,6 +102,9 @@ ROLLUP_EVERY = 5  # hourly and daily aggregates are written every fifth flush
 _EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([0-9A-Fa-f-]{32,36})"')
 
 
+_State = TypeVar("_State", CameraCounts, CameraNow)
+
+
 @dataclass(frozen=True, slots=True)
 class RawMessage:
     """One MQTT message as the client thread received it."""
@@ -121,6 +126,9 @@ class _Round:
     states: list[CameraCounts] = field(default_factory=list)
     cameras: list[CameraNow] = field(default_factory=list)
     oldest: float | None = None
+    kinds: dict[str, int] = field(default_factory=dict)  # messages taken per payload kind
+    received_at: float = -1.0  # the last receive time turned into a datetime, and that datetime
+    received: datetime = datetime.min
 
 
 class Refused(Exception):
@@ -289,11 +297,17 @@ class IngestProcessor:
         if items:
             rnd.oldest = min(raw.received_at for raw in items)
         self.handled += len(items)
+        for kind, n in rnd.kinds.items():
+            counter = self._received.get(kind)
+            if counter is None:
+                counter = self._received[kind] = self._metrics.received.labels(kind=kind)
+            counter.inc(n)
         for step in self._fusion.steps(now):
             self._fused_step(step, now, rnd)
         if rnd.states:
-            rnd.actions.extend(self._engine.observe_states(rnd.states))
-            rnd.live.extend(self._zone_changes(self._live.update_cameras(rnd.cameras)))
+            rnd.actions.extend(self._engine.observe_states(latest_per_camera(rnd.states, pairs=True)))
+            changes = self._live.update_cameras(latest_per_camera(rnd.cameras, pairs=False))
+            rnd.live.extend(self._zone_changes(changes))
         rnd.actions.extend(self._engine.tick(now))
         self._apply_alerts(rnd.actions, now)
         rnd.live.extend(self._zone_changes(self._live.expire(_dt(now))))
@@ -339,7 +353,11 @@ class IngestProcessor:
             self._refuse(raw, rnd, "error", f"could not handle it: {type(exc).__name__}: {exc}")
 
     def _take_message(self, raw: RawMessage, rnd: _Round) -> None:
-        msg = parse_payload(raw.topic, raw.payload, now=_dt(raw.received_at), window=self._window)
+        now = raw.received_at
+        if now != rnd.received_at:  # messages read together share their receive time
+            rnd.received_at, rnd.received = now, _dt(now)
+        received = rnd.received
+        msg = parse_payload(raw.topic, raw.payload, now=received, window=self._window)
         if not self._seen.add(msg.event_id):
             self._metrics.duplicates.inc()
             return
@@ -356,12 +374,8 @@ class IngestProcessor:
             if problem is not None:
                 raise Refused("unsolicited", problem)
         self.identity.bind(msg)
-        counter = self._received.get(msg.kind)
-        if counter is None:
-            counter = self._received[msg.kind] = self._metrics.received.labels(kind=msg.kind)
-        counter.inc()
-        now = raw.received_at
-        received = _dt(now)
+        kinds = rnd.kinds
+        kinds[msg.kind] = kinds.get(msg.kind, 0) + 1
         if isinstance(msg, CameraState):  # judged together at the end of the round
             rnd.states.append(
                 CameraCounts(msg.site, msg.camera, msg.ts.timestamp(), msg.zones, msg.violations, now)
@@ -667,6 +681,44 @@ class IngestProcessor:
         except Exception as exc:
             self._metrics.store_errors.labels(what="maintenance").inc()
             self._bad.error("maintenance", "alert sync or retention failed, retrying later: %s", exc)
+
+
+def latest_per_camera(states: list[_State], *, pairs: bool) -> list[_State]:
+    """A round's camera states without those a later state of the same camera makes redundant.
+
+    The alert engine and the live state keep each camera's latest count per zone and judge each
+    zone once per round, so an earlier state of a camera adds nothing once a later one names the
+    same zones (issue 14: states coalesced per camera). Kept all the same, in order: a state whose
+    zones the later one lacks, any state of a fused floor with zones it does not see, and (with
+    ``pairs``, for the engine, which ends a camera's spacing pairs that began before a state without
+    violations) the state without violations of the latest time, when no later kept state has one.
+
+    >>> from server.alerts.engine import CameraCounts
+    >>> states = [CameraCounts("s", "c", t, {"w": t}, 0, t) for t in (1, 2, 3)]
+    >>> [s.ts for s in latest_per_camera(states, pairs=True)]
+    [3]
+    """
+    if len(states) < 2:
+        return states
+    later: dict[tuple[str, str], _State] = {}
+    calm: dict[tuple[str, str], Any] = {}  # the latest time of a kept state without violations
+    kept: list[_State] = []
+    for state in reversed(states):
+        key = (state.site, state.camera)
+        last = later.get(key)
+        keep = (
+            last is None
+            or bool(state.uncovered or last.uncovered)
+            or not state.zones.keys() <= last.zones.keys()
+            or (pairs and state.violations == 0 and (key not in calm or state.ts > calm[key]))
+        )
+        if keep:
+            later[key] = state
+            kept.append(state)
+            if state.violations == 0 and (key not in calm or state.ts > calm[key]):
+                calm[key] = state.ts
+    kept.reverse()
+    return kept
 
 
 def _dt(ts: float) -> datetime:

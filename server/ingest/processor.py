@@ -126,7 +126,6 @@ class _Round:
     states: list[CameraCounts] = field(default_factory=list)
     cameras: list[CameraNow] = field(default_factory=list)
     oldest: float | None = None
-    kinds: dict[str, int] = field(default_factory=dict)  # messages taken per payload kind
     received_at: float = -1.0  # the last receive time turned into a datetime, and that datetime
     received: datetime = datetime.min
 
@@ -297,11 +296,6 @@ class IngestProcessor:
         if items:
             rnd.oldest = min(raw.received_at for raw in items)
         self.handled += len(items)
-        for kind, n in rnd.kinds.items():
-            counter = self._received.get(kind)
-            if counter is None:
-                counter = self._received[kind] = self._metrics.received.labels(kind=kind)
-            counter.inc(n)
         for step in self._fusion.steps(now):
             self._fused_step(step, now, rnd)
         if rnd.states:
@@ -374,8 +368,10 @@ class IngestProcessor:
             if problem is not None:
                 raise Refused("unsolicited", problem)
         self.identity.bind(msg)
-        kinds = rnd.kinds
-        kinds[msg.kind] = kinds.get(msg.kind, 0) + 1
+        counter = self._received.get(msg.kind)
+        if counter is None:
+            counter = self._received[msg.kind] = self._metrics.received.labels(kind=msg.kind)
+        counter.inc()
         if isinstance(msg, CameraState):  # judged together at the end of the round
             rnd.states.append(
                 CameraCounts(msg.site, msg.camera, msg.ts.timestamp(), msg.zones, msg.violations, now)

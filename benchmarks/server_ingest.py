@@ -13,8 +13,10 @@ the servers' own counters from /metrics. Two phases:
    ``--seconds``. "Sustained" means the server handled all of it into PostgreSQL, nothing dropped,
    its queue flat (never more than 2 s of messages) and drained within a second of the last publish.
 
-``--replicas N`` runs N `hallwatch server run` processes on the same broker and database (the
-same shared group, so they split camera states and positions): ingest across processes.
+``--replicas N`` measures phase 1 with one server process, then with one more at a time up to N
+`hallwatch server run` processes on the same broker and database (the same shared group, so they
+split camera states and positions; events reach each and count once here), and runs phase 2 on
+all N: ingest across processes.
 
     .venv/bin/python benchmarks/server_ingest.py --seconds 60                # both phases
     .venv/bin/python benchmarks/server_ingest.py --rate 5000 --seconds 30 --no-raw
@@ -358,16 +360,24 @@ def main() -> None:
         }
     )
     port = stack.mqtt_port
-    print(f"machine       : {cpu_model()}, {os.cpu_count()} cores; {args.replicas} server process(es)")
+    print(f"machine       : {cpu_model()}, {os.cpu_count()} cores; up to {args.replicas} server process(es)")
     try:
         stack.start_server()
-        ports = [stack.http_port] + [stack.start_replica() for _ in range(args.replicas - 1)]
+        ports = [stack.http_port]
         run = Run(ports)
         time.sleep(1.0)
         raw = 0.0
+        raws: list[float] = []
         if not args.no_raw:
             send_layouts(port, ceiling_site, args.publishers)
-            raws: list[float] = []
+        # 1 server process, then one more at a time up to --replicas, each against raw paho
+        for processes in range(1, args.replicas + 1):
+            if processes > 1:
+                ports.append(stack.start_replica())
+                run = Run(ports)
+                time.sleep(2.0)  # its subscriptions settle
+            if args.no_raw:
+                continue
             servers: list[float] = []
             for _ in range(args.slices):
                 got, _received, _published = raw_rate(port, args.flood, args.probe_seconds, args.publishers)
@@ -376,17 +386,24 @@ def main() -> None:
                 ceiling = run.phase(port, ceiling_site, args.flood, args.probe_seconds, args.publishers)
                 servers.append(ceiling["sampled"])
                 print(
-                    f"  slice       : raw paho {got:,.0f}/s, server {ceiling['sampled']:,.0f}/s "
+                    f"  slice       : raw paho {got:,.0f}/s, {processes} server process(es) "
+                    f"{ceiling['sampled']:,.0f}/s = {ceiling['sampled'] / max(got, 1.0):.2f} "
                     f"({ceiling['dropped']:.0f} dropped past its queue)"
                 )
                 run.settle()
-            raw = statistics.median(raws)
+            mine = statistics.median(raws[-args.slices :])
             server = statistics.median(servers)
-            print(
-                f"ceiling       : raw paho {raw:,.0f} msgs/s received and decoded; server {server:,.0f} "
-                f"msgs/s handled = {server / raw:.2f} of raw paho (medians of {args.slices}, "
-                f"flood {args.flood:,.0f}/s)"
+            # each slice against the raw slice just before it: what the machine's load then allowed
+            ratio = statistics.median(
+                srv / max(r, 1.0) for srv, r in zip(servers, raws[-args.slices :], strict=True)
             )
+            print(
+                f"ceiling       : {processes} server process(es) {server:,.0f} msgs/s handled, raw paho "
+                f"{mine:,.0f} msgs/s received and decoded (medians of {args.slices}, flood "
+                f"{args.flood:,.0f}/s); median ratio of the slice pairs {ratio:.2f}"
+            )
+        if raws:
+            raw = statistics.median(raws)
         rate = args.rate if args.rate is not None else args.share * raw
         send_layouts(port, site, args.publishers)
         time.sleep(1.0)
@@ -397,7 +414,7 @@ def main() -> None:
         print(
             f"offered       : {r['published']} messages in {args.seconds:.0f} s ({r['offered']:,.0f}/s"
             + (f" = {r['offered'] / raw:.2f} of raw paho" if raw else "")
-            + f"), {cameras} cams"
+            + f"), {cameras} cams, {args.replicas} server process(es)"
         )
         print(
             f"handled       : {r['handled']:.0f} ({r['sampled']:,.0f}/s sampled), {r['dropped']:.0f} dropped"

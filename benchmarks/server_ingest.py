@@ -234,24 +234,28 @@ class Run:
 
     def __init__(self, ports: list[int]) -> None:
         self.urls = [f"http://127.0.0.1:{port}/metrics" for port in ports]
-        # Events are not shared: every server process handles each (and stores it once). Rates
-        # count each published message once.
-        self.copies = 1 + (len(ports) - 1) * EVENT_SHARE
         self.headers = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
     def counters(self) -> tuple[float, float, float]:
-        """(handled, dropped, queue depth), summed over the server processes."""
-        handled = dropped = depth = 0.0
+        """(handled, dropped, queue depth), summed over the server processes.
+
+        Events are not shared: every server process handles each (and stores it once), so they
+        count once here, as the most any one process handled.
+        """
+        handled = dropped = depth = events = 0.0
         for url in self.urls:
             text = httpx.get(url, headers=self.headers, timeout=5).text
+            mine = metric(text, 'hallwatch_ingest_messages_total{kind="event"}')
+            events = max(events, mine)
             handled += (
                 metric(text, "hallwatch_ingest_messages_total")
+                - mine
                 + metric(text, "hallwatch_ingest_rejected_total")
                 + metric(text, "hallwatch_ingest_duplicates_total")
-            ) / self.copies
+            )
             dropped += metric(text, "hallwatch_ingest_dropped_total")
             depth += metric(text, "hallwatch_ingest_queue_depth")
-        return handled, dropped, depth
+        return handled + events, dropped, depth
 
     def settle(self, timeout_s: float = 120.0) -> None:
         """Wait until the servers' queues are empty and their counters stand still."""
@@ -291,7 +295,7 @@ class Run:
         drain_start = time.perf_counter()
         while True:
             count, dropped, depth = self.counters()
-            if count - base + dropped - dropped0 >= published - 1 or time.perf_counter() - drain_start > 120:
+            if count - base + dropped - dropped0 >= published or time.perf_counter() - drain_start > 120:
                 break
             time.sleep(0.2)
         drained_after = time.perf_counter() - drain_start
@@ -304,7 +308,7 @@ class Run:
         max_depth = max((s[2] for s in samples), default=0)
         sustained = (
             dropped - dropped0 == 0
-            and count - base >= published - 1  # rounding: event copies are divided out
+            and count - base >= published
             and drained_after < 1.0
             and max_depth < 2 * offered
         )

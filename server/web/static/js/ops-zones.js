@@ -731,13 +731,15 @@ async function save() {
     const result = await state.waiting.promise;
     state.waiting = null;
     if (result.state === "applied") {
-      const at = result.at ? clockText(result.at) : clockText(new Date());
-      showStatus(els.status, "ok", `Applied by the node at ${at} (config push ${pushed.event_id.slice(0, 8)}).`);
-      toast(`${node} applied the new zones`, "info");
+      // The page shows the node's zones again before it says so: what is on screen is what runs.
       const selected = state.zones[state.selected]?.id;
       await selectNode(node);
       const again = state.zones.findIndex((z) => z.id === selected);
       if (again >= 0) select(again);
+      state.overlapsSeen = ""; // the next save with overlaps names them again
+      const at = result.at ? clockText(result.at) : clockText(new Date());
+      showStatus(els.status, "ok", `Applied by the node at ${at} (config push ${pushed.event_id.slice(0, 8)}).`);
+      toast(`${node} applied the new zones`, "info");
     } else if (result.state === "refused") {
       showStatus(els.status, "error", `${node} refused the zones: ${result.reason}`);
     } else {

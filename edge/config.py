@@ -81,10 +81,23 @@ class MqttConfig(_Strict):
 
 
 class OutboxConfig(_Strict):
-    """The SQLite file where events wait for the broker's acknowledgement."""
+    """The SQLite file where events wait until they are safe: stored by the server, or with the broker."""
 
     path: Path = Field(default=Path("var/outbox.sqlite"), description="SQLite file that holds unsent events")
     max_events: int = Field(default=100_000, ge=10, le=10_000_000, description="oldest dropped beyond this")
+    confirm: Literal["broker", "server"] = Field(
+        default="broker",
+        description="when an event leaves the outbox: 'broker' on its PUBACK; 'server' once the server says "
+        "it stored it (nodes/{node}/stored), so that a broker crash, a lost broker disk or a failover loses "
+        "nothing (needs a server of this version or later)",
+    )
+    resend_after_s: float = Field(
+        default=300.0,
+        ge=1.0,
+        le=86400.0,
+        description="with confirm 'server': an event the broker took but the server has not confirmed is "
+        "sent again after this long (then twice as long, up to an hour), and at once after each reconnection",
+    )
 
 
 class NodeSettings(_Strict):

@@ -3,8 +3,9 @@
 Each node logs in as its `mqtt.username` (default: its node id) and may publish only on its own
 topics: `nodes/{node}/status|health|layout|snapshot|floor|floor_events|floor_positions` and
 `cameras/{camera}/#` for its own cameras,
-and read only its own `nodes/{node}/config` and `nodes/{node}/snapshot_request`. The server user
-reads everything under `hallwatch/` and writes the nodes' config and snapshot request topics.
+and read only its own `nodes/{node}/config`, `nodes/{node}/snapshot_request` and
+`nodes/{node}/stored`. The server user reads everything under `hallwatch/` and writes the nodes'
+config, snapshot request and storage confirmation topics.
 
 Passwords are hashed the way `mosquitto_passwd` (2.x) does by default: PBKDF2-HMAC-SHA512 with a
 12-byte random salt, written as `user:$7$<iterations>$<base64 salt>$<base64 hash>`.
@@ -129,7 +130,7 @@ def acl_text(
         lines.append(f"user {n.user}")
         for kind in ("status", "health", "layout", "snapshot", "floor", "floor_events", "floor_positions"):
             lines.append(f"topic write {base}/nodes/{n.node}/{kind}")
-        for kind in ("config", "snapshot_request"):
+        for kind in ("config", "snapshot_request", "stored"):
             lines.append(f"topic read {base}/nodes/{n.node}/{kind}")
         for cam in n.cameras:
             lines.append(f"topic write {base}/cameras/{cam}/+")
@@ -140,6 +141,7 @@ def acl_text(
             f"topic read {TOPIC_ROOT}/#",
             f"topic write {TOPIC_ROOT}/+/nodes/+/config",
             f"topic write {TOPIC_ROOT}/+/nodes/+/snapshot_request",
+            f"topic write {TOPIC_ROOT}/+/nodes/+/stored",
             "",
         ]
     return "\n".join(lines)

@@ -62,7 +62,7 @@ from edge.publisher import MqttPublisher, OutboxPump
 from edge.rates import NodeRates
 from edge.snapshot import LatestFrame, SnapshotResponder
 from edge.sources import CameraFeed, Frame, SourceOpener, open_source
-from hallwatch.contract import NodeStatus, NodeTopicKind, camera_topic, node_topic
+from hallwatch.contract import NodeStatus, NodeTopicKind, PayloadError, camera_topic, node_topic, parse_stored
 from vision.config import CameraConfig
 from vision.state import HallEvent, HallState
 
@@ -271,6 +271,7 @@ class EdgeNode:
         self._started_mono = time.monotonic()
         self.workers: dict[str, CameraWorker] = {}
         self.rejected_config = 0
+        self.refused_confirmations = 0  # storage confirmations that did not follow the contract
         self.last_config_error: str | None = None
         self.applied_config_id: uuid.UUID | None = None
         self._rejected_ids: set[uuid.UUID] = set()
@@ -315,7 +316,8 @@ class EdgeNode:
                 cfg.mqtt,
                 node=cfg.node.id,
                 will=lambda: (self._node_topic("status"), self._status("offline")),
-                subscriptions=[self._node_topic("config"), self._node_topic("snapshot_request")],
+                subscriptions=[self._node_topic("config"), self._node_topic("snapshot_request")]
+                + ([self._node_topic("stored")] if cfg.outbox.confirm == "server" else []),
                 on_connected=self._connected,
                 on_message=self._message,
                 on_ack=lambda: self.pump.wake(),
@@ -324,7 +326,9 @@ class EdgeNode:
         except BaseException:
             self.outbox.close()
             raise
-        self.pump = OutboxPump(self.outbox, self.publisher)
+        self.pump = OutboxPump(
+            self.outbox, self.publisher, confirm=cfg.outbox.confirm, resend_after_s=cfg.outbox.resend_after_s
+        )
         self.snapshots = SnapshotResponder(
             self.origin,
             latest_frame=self._latest_frame,
@@ -451,6 +455,22 @@ class EdgeNode:
             self._control.put(("config", payload))
         elif topic == self._node_topic("snapshot_request"):
             self._control.put(("snapshot", payload))
+        elif topic == self._node_topic("stored"):
+            self.handle_stored(payload)
+
+    def handle_stored(self, payload: bytes) -> bool:
+        """The server's confirmation of stored events: they leave the outbox. False if refused."""
+        try:
+            stored = parse_stored(self._node_topic("stored"), payload)
+        except PayloadError as exc:
+            self.refused_confirmations += 1
+            log.warning("a storage confirmation was refused (%s); its events stay in the outbox", exc)
+            return False
+        if stored.seqs:
+            self.pump.confirm(stored.seqs)
+        if stored.resend:
+            self.pump.resend_unconfirmed()
+        return True
 
     def _publish_layout(self) -> None:
         layout = node_layout(

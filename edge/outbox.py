@@ -157,6 +157,22 @@ class Outbox:
             ).fetchall()
         return [OutboxRow(int(seq), str(topic), bytes(payload)) for seq, topic, payload in rows]
 
+    def rows(self, seqs: Iterable[int]) -> list[OutboxRow]:
+        """The events of these seqs still in the outbox, oldest first."""
+        wanted = sorted(set(seqs))
+        found: list[OutboxRow] = []
+        with self._lock:
+            for i in range(0, len(wanted), 500):
+                chunk = wanted[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                found += [
+                    OutboxRow(int(seq), str(topic), bytes(payload))
+                    for seq, topic, payload in self._db.execute(
+                        f"SELECT seq, topic, payload FROM events WHERE seq IN ({marks}) ORDER BY seq", chunk
+                    ).fetchall()
+                ]
+        return found
+
     def delete(self, seqs: Iterable[int]) -> int:
         """Remove acknowledged events (in one transaction); returns how many were still there."""
         keys = [(s,) for s in seqs]
@@ -182,10 +198,35 @@ class Outbox:
             self._depth -= removed
             return removed
 
+    def delete_ranges(self, ranges: Iterable[tuple[int, int]]) -> int:
+        """Remove the events of these inclusive seq ranges (the server stored them); returns how many."""
+        keys = list(ranges)
+        if not keys:
+            return 0
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                before = self._db.total_changes
+                self._db.executemany("DELETE FROM events WHERE seq BETWEEN ? AND ?", keys)
+                removed = self._db.total_changes - before
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                log.error(
+                    "outbox %s: cannot delete confirmed events (%s); they stay in the outbox and are "
+                    "sent again (the server drops repeats)",
+                    self.path,
+                    exc,
+                )
+                return 0
+            self._depth -= removed
+            return removed
+
     # --------------------------------------------------------------------------------- status
     @property
     def depth(self) -> int:
-        """Events waiting for their PUBACK."""
+        """Events in the outbox: not acknowledged yet (by the broker, or by the server: `confirm: server`)."""
         return self._depth
 
     @property

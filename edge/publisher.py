@@ -6,8 +6,10 @@ certificate, the retained last will `offline`, and reconnection with exponential
 that refuses the login is reported in plain words (`describe_connack`).
 
 `OutboxPump` publishes the outbox's events in `seq` order with QoS 1, at most `window` at a time,
-and deletes each one only when its PUBACK arrives. After a reconnection it first waits for the
-events that were in flight before the outage (paho sends them again) so order is kept.
+and deletes each one only when it is safe: on its PUBACK (`outbox.confirm: broker`), or once the
+server confirms storing it (`confirm: server`, `edge.confirmations`), sending what the server has
+not confirmed again after each reconnection and after a backoff. After a reconnection it first
+waits for the events that were in flight before the outage (paho sends them again) so order is kept.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config import ConfigError, MqttConfig
+from edge.confirmations import Unconfirmed
 from edge.outbox import Outbox, OutboxError
 from hallwatch.mqtt import MqttSetupError, TlsFiles, new_client
 
@@ -427,16 +430,31 @@ def _call_safely(what: str, callback: Callable[..., None], *args: Any) -> None:
 
 
 class OutboxPump:
-    """Moves outbox events to the broker in `seq` order, QoS 1, deleting each on its PUBACK."""
+    """Moves outbox events to the broker in `seq` order, QoS 1, deleting each once it is safe."""
 
-    def __init__(self, outbox: Outbox, publisher: MqttPublisher, *, window: int = 50) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        publisher: MqttPublisher,
+        *,
+        window: int = 50,
+        confirm: str = "broker",
+        resend_after_s: float = 300.0,
+    ) -> None:
         self.outbox = outbox
         self.publisher = publisher
         self.window = window
-        self.published = 0  # acknowledged since start
+        self.by_server = confirm == "server"
+        self.published = 0  # acknowledged by the broker since start
         self.refused = 0  # PUBACK with an error reason (the ACL), since start
+        self.confirmed = 0  # events the server confirmed storing (and left the outbox) since start
+        self.resent = 0  # events sent again because the server had not confirmed them
         self._inflight: dict[int, int] = {}  # paho mid -> seq
         self._sent_upto = -1
+        self._unconfirmed = Unconfirmed(resend_after_s)
+        self._resend: list[int] = []  # seqs to send again before new ones, oldest first
+        self._confirms: queue.SimpleQueue[list[tuple[int, int]]] = queue.SimpleQueue()
+        self._resend_all = threading.Event()
         # (Re)connections so far and when the last one came, set on paho's thread under the lock;
         # the pump thread handles each new connection once.
         self._lock = threading.Lock()
@@ -457,6 +475,21 @@ class OutboxPump:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def confirm(self, ranges: list[tuple[int, int]]) -> None:
+        """The server stored these seq ranges (`nodes/{node}/stored`); safe from any thread."""
+        self._confirms.put(ranges)
+        self._wake.set()
+
+    def resend_unconfirmed(self) -> None:
+        """The server lost its session (`StoredEvents.resend`): send again what it has not confirmed."""
+        self._resend_all.set()
+        self._wake.set()
+
+    @property
+    def unconfirmed(self) -> int:
+        """Events the broker took that the server has not confirmed yet."""
+        return len(self._unconfirmed)
 
     def connected(self) -> None:
         """Call on every (re)connection: events in flight before it go first (paho resends them)."""
@@ -481,6 +514,7 @@ class OutboxPump:
             self._wake.clear()
             try:
                 self._collect_acks()
+                self._collect_confirms()
                 if self.publisher.connected:
                     self._send()
             except OutboxError as exc:
@@ -508,15 +542,39 @@ class OutboxPump:
                     reason.getName(),
                     self.publisher.cfg.username,
                 )
+                self._unconfirmed.forget([seq])
             else:
                 self.published += 1
+                if self.by_server:
+                    self._unconfirmed.acked(seq)  # it stays in the outbox until the server says so
+                    continue
             done.append(seq)
         if done:
             self.outbox.delete(done)
 
+    def _collect_confirms(self) -> None:
+        ranges: list[tuple[int, int]] = []
+        while True:
+            try:
+                ranges += self._confirms.get_nowait()
+            except queue.Empty:
+                break
+        if not ranges:
+            return
+        self._unconfirmed.confirm(ranges, in_flight=set(self._inflight.values()))
+        self.confirmed += self.outbox.delete_ranges(ranges)
+
     def _send(self) -> None:
         with self._lock:
             connections, connected_at = self._connections, self._connected_at
+        if connections != self._handled_connections and self.by_server:
+            # Everything not confirmed goes again, what was in flight included, without waiting
+            # for paho's own resends: the server drops whatever arrives twice.
+            lost = sorted(self._inflight.values())
+            self._inflight.clear()
+            again = self._unconfirmed.take_all() if self._handled_connections else []
+            self._queue_resend(sorted({*lost, *again}), "after reconnecting")
+            self._handled_connections = connections
         if connections != self._handled_connections:
             if self._inflight:
                 if time.monotonic() - connected_at < RESEND_WAIT_S:
@@ -528,10 +586,34 @@ class OutboxPump:
                 self._inflight.clear()
                 self._sent_upto = -1
             self._handled_connections = connections
+        if self.by_server and self._resend_all.is_set():
+            self._resend_all.clear()
+            self._queue_resend(self._unconfirmed.take_all(), "the server asked: it lost its broker session")
+        if self.by_server:
+            self._queue_resend(self._unconfirmed.take_due(), "not confirmed in time")
         room = self.window - len(self._inflight)
         if room <= 0:
             return
+        if self._resend:
+            batch, self._resend = self._resend[:room], self._resend[room:]
+            rows = self.outbox.rows(batch)
+            self._unconfirmed.forget(set(batch) - {row.seq for row in rows})  # dropped meanwhile
+            for row in rows:
+                info = self.publisher.publish(row.topic, row.payload, qos=1)
+                self._inflight[info.mid] = row.seq
+            self.resent += len(rows)
+            room -= len(rows)
+            if room <= 0:
+                return
         for row in self.outbox.pending(after_seq=self._sent_upto, limit=room):
             info = self.publisher.publish(row.topic, row.payload, qos=1)
             self._inflight[info.mid] = row.seq
             self._sent_upto = row.seq
+
+    def _queue_resend(self, seqs: list[int], why: str) -> None:
+        fresh = [seq for seq in seqs if seq <= self._sent_upto and seq not in self._resend]
+        if fresh:
+            log.info(
+                "sending %d events again that the server has not confirmed storing (%s)", len(fresh), why
+            )
+            self._resend = sorted({*self._resend, *fresh})

@@ -160,7 +160,8 @@ def _node_config(data_dir: Path, broker_port: int, video: Path | None, synthetic
         "protocol": "3.1.1",
         "publish_positions": True,
     }
-    config["outbox"] = {"path": str(data_dir / "outbox.sqlite")}
+    # As deployed: events leave the node's outbox once the server has stored them.
+    config["outbox"] = {"path": str(data_dir / "outbox.sqlite"), "confirm": "server"}
     return config
 
 

@@ -31,6 +31,11 @@ class Metrics:
             "messages ignored because their event_id was seen",
             registry=r,
         )
+        self.confirmations_unsent = Counter(
+            "hallwatch_ingest_confirmations_unsent_total",
+            "storage confirmations to nodes not sent (not connected): the nodes send those events again",
+            registry=r,
+        )
         self.queue_depth = Gauge("hallwatch_ingest_queue_depth", "messages waiting to be handled", registry=r)
         self.batch_seconds = Histogram(
             "hallwatch_store_batch_seconds",

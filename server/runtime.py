@@ -55,7 +55,17 @@ class Ingest:
             settings.broker(), settings.mqtt, self.processor.offer, metrics, clock=clock
         )
         self.processor.acker = self.client.ack
+        self.processor.confirmer = self.client.confirm
+        self.client.on_new_session = self._ask_nodes_to_resend
+        self._store = store
+        self._sites = settings.mqtt.sites
         self._clock = clock
+
+    def _ask_nodes_to_resend(self) -> None:
+        nodes = [
+            (n.site, n.node) for n in self._store.nodes.nodes() if "+" in self._sites or n.site in self._sites
+        ]
+        self.client.ask_to_resend(nodes)
 
     def start(self) -> None:
         if self.broker is not None:

@@ -46,6 +46,7 @@ import binascii
 import re
 import typing
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -79,6 +80,7 @@ TopicKind = Literal[
     "config",
     "snapshot_request",
     "snapshot",
+    "stored",
     "floor",
     "floor_events",
     "floor_positions",
@@ -93,13 +95,14 @@ NodeTopicKind = Literal[
     "config",
     "snapshot_request",
     "snapshot",
+    "stored",
     "floor",
     "floor_events",
     "floor_positions",
 ]
 NODE_KINDS: frozenset[str] = frozenset(typing.get_args(NodeTopicKind))
 #: Node topics the server writes and nodes read; `parse_payload` refuses them.
-SERVER_TO_NODE_KINDS: frozenset[str] = frozenset({"config", "snapshot_request"})
+SERVER_TO_NODE_KINDS: frozenset[str] = frozenset({"config", "snapshot_request", "stored"})
 CAMERA_KINDS: frozenset[str] = frozenset({"state", "events", "positions"})
 
 #: Ids (track ids, frame numbers, seq) stay within what a JavaScript number holds exactly.
@@ -830,6 +833,10 @@ def parse_payload(
             "snapshot requests go from the server to nodes; parse them with parse_snapshot_request",
             "config_topic",
         )
+    if parsed.kind == "stored":
+        raise PayloadError(
+            "storage confirmations go from the server to nodes; parse them with parse_stored", "config_topic"
+        )
     limit = MAX_SNAPSHOT_PAYLOAD_BYTES if parsed.kind == "snapshot" else MAX_PAYLOAD_BYTES
     if len(payload) > limit:
         raise PayloadError(f"payload of {len(payload)} bytes exceeds {limit}", "too_large")
@@ -907,6 +914,103 @@ def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
             "mismatch",
         )
     return request
+
+
+# ------------------------------------------------------------------------- end-to-end acknowledgements
+#: At most this many seq ranges in one confirmation (the server sends more in several).
+MAX_STORED_RANGES = 500
+MAX_STORED_BYTES = 64 * 1024
+
+
+class StoredEvents(BaseModel):
+    """Server to node, QoS 1, never retained, on `nodes/{node}/stored`: the node's events (by `seq`,
+    in inclusive ranges) that the server has stored, found already stored, or set aside for good
+    (a dead letter): the node may now delete them from its outbox (`outbox.confirm: server`).
+
+    A broker's PUBACK only says the broker has an event; an event the broker loses before the
+    server stores it (a crash, a lost disk, a failover) is still in the node's outbox and is sent
+    again, and the server drops the repeat by `event_id` and confirms it again.
+    """
+
+    model_config = _MODEL
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    kind: Literal["stored"] = "stored"
+    site: Name
+    node: Name
+    seqs: list[tuple[int, int]] = Field(
+        default_factory=list, max_length=MAX_STORED_RANGES, description="[first, last] seq ranges, inclusive"
+    )
+    resend: bool = Field(
+        default=False,
+        description="the server has a new session at the broker (the broker lost the old one, or it "
+        "expired): what it queued may be gone, so send again every event not confirmed yet",
+    )
+    ts: AwareDatetime = Field(default_factory=utc_now, description="when the server stored them")
+
+    @field_validator("ts")
+    @classmethod
+    def _utc(cls, ts: datetime) -> datetime:
+        return _to_utc(ts)
+
+    @field_validator("seqs")
+    @classmethod
+    def _ranges(cls, seqs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        for first, last in seqs:
+            if not 0 <= first <= last <= MAX_ID:
+                raise ValueError(f"seq range [{first}, {last}] is not 0 <= first <= last <= {MAX_ID}")
+        return seqs
+
+    def to_json(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def seq_ranges(seqs: Iterable[int]) -> list[tuple[int, int]]:
+    """Seqs as sorted, merged inclusive ranges.
+
+    >>> seq_ranges([7, 3, 4, 5, 9, 8, 4])
+    [(3, 5), (7, 9)]
+    """
+    ranges: list[tuple[int, int]] = []
+    for seq in sorted(set(seqs)):
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    return ranges
+
+
+def stored_messages(site: str, node: str, seqs: Iterable[int]) -> list[StoredEvents]:
+    """The confirmations for a node's stored seqs, at most `MAX_STORED_RANGES` ranges each."""
+    ranges = seq_ranges(seqs)
+    return [
+        StoredEvents(site=site, node=node, seqs=ranges[i : i + MAX_STORED_RANGES])
+        for i in range(0, len(ranges), MAX_STORED_RANGES)
+    ]
+
+
+def parse_stored(topic: str, payload: bytes) -> StoredEvents:
+    """Validate a message from a node's `stored` topic (what a node does with it).
+
+    Raises:
+        PayloadError: not a `stored` topic, too large, invalid, or for another site or node than
+            the topic's; never any other exception.
+    """
+    parsed = parse_topic(topic)
+    if parsed is None or parsed.kind != "stored":
+        raise PayloadError(f"not a stored topic: {topic[:200]!r}", "topic")
+    if len(payload) > MAX_STORED_BYTES:
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_STORED_BYTES}", "too_large")
+    try:
+        stored = StoredEvents.model_validate_json(payload, strict=False)
+    except Exception as exc:  # every refusal is a PayloadError
+        raise PayloadError(f"invalid storage confirmation on {topic}: {_short(exc)}") from None
+    if (stored.site, stored.node) != (parsed.site, parsed.name):
+        raise PayloadError(
+            f"confirmation for {stored.site}/{stored.node} on the topic of {parsed.site}/{parsed.name}",
+            "mismatch",
+        )
+    return stored
 
 
 def _short(exc: Exception, limit: int = 300) -> str:

@@ -39,7 +39,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from hallwatch.contract import TOPIC_ROOT
+from hallwatch.contract import TOPIC_ROOT, StoredEvents, node_topic, stored_messages
 from hallwatch.mqtt import TlsFiles, new_client
 from server.ingest.processor import RawMessage
 from server.metrics import Metrics
@@ -263,6 +263,9 @@ class MqttIngestClient:
         if isinstance(self._client, _Client):
             self._client.deliver_many = self._on_publishes
         self._topics = subscriptions(settings.sites, address.shared_group)
+        # Called (on a thread of its own) after connecting without the old session: the broker lost
+        # it or it expired, and with it whatever was queued for the server (see `ask_to_resend`).
+        self.on_new_session: Callable[[], None] | None = None
 
     @property
     def connected(self) -> bool:
@@ -298,6 +301,26 @@ class MqttIngestClient:
         """Acknowledge a QoS 1 message once it is stored."""
         self._client.ack(mid, qos)
 
+    def confirm(self, stored: dict[tuple[str, str], list[int]]) -> None:
+        """Tell each node which of its events are stored (`nodes/{node}/stored`, QoS 1), so that
+        it may drop them from its outbox. A confirmation that cannot go out now is not retried:
+        the node sends those events again later, and they are confirmed as repeats."""
+        for (site, node), seqs in stored.items():
+            for message in stored_messages(site, node, seqs):
+                if not self.publish(node_topic(site, node, "stored"), message.to_json(), qos=1):
+                    self._metrics.confirmations_unsent.inc()
+
+    def ask_to_resend(self, nodes: list[tuple[str, str]]) -> int:
+        """Ask these (site, node)s to send again every event the server has not confirmed (after a
+        new session: the events the broker queued for the old one may be gone); how many were asked."""
+        asked = 0
+        for site, node in nodes:
+            message = StoredEvents(site=site, node=node, resend=True)
+            asked += self.publish(node_topic(site, node, "stored"), message.to_json(), qos=1)
+        if asked:
+            log.info("new session at the broker: asked %d node(s) to send again what is not confirmed", asked)
+        return asked
+
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> bool:
         """Publish (config pushes); False when not connected or paho refused it."""
         if not self.connected:
@@ -310,7 +333,7 @@ class MqttIngestClient:
         self,
         client: mqtt.Client,
         _userdata: Any,
-        _flags: mqtt.ConnectFlags,
+        flags: mqtt.ConnectFlags,
         reason: ReasonCode,
         _properties: Properties | None,
     ) -> None:
@@ -329,6 +352,9 @@ class MqttIngestClient:
         self._connected.set()
         self._metrics.mqtt_connected.set(1)
         log.info("connected to the MQTT broker; subscribed to %d topic filters", len(self._topics))
+        hook = self.on_new_session
+        if not flags.session_present and hook is not None:
+            threading.Thread(target=_call_logged, args=(hook,), name="ask-to-resend", daemon=True).start()
 
     def _on_subscribe(
         self,
@@ -380,3 +406,9 @@ class MqttIngestClient:
             except UnicodeDecodeError:  # refused by the processor like any bad message
                 topic = raw_topic.decode("utf-8", "replace")
             deliver(RawMessage(topic, payload, now, qos, mid, retain))
+
+def _call_logged(hook: Callable[[], None]) -> None:
+    try:
+        hook()
+    except Exception:
+        log.exception("could not ask the nodes to send again what is not confirmed")

@@ -70,7 +70,7 @@ from server.ingest.identity import Identity
 from server.ingest.live_state import CameraNow, LiveState, ZoneNow
 from server.ingest.occupancy import OccupancyAccumulator
 from server.ingest.snapshots import SnapshotStore
-from server.ingest.writer import Acker, BatchWriter
+from server.ingest.writer import Acker, BatchWriter, Confirmer
 from server.live.hub import LiveHub, LiveMessage, message
 from server.logs import RateLimitedLog
 from server.metrics import Metrics
@@ -208,6 +208,15 @@ class IngestProcessor:
     @acker.setter
     def acker(self, acker: Acker | None) -> None:
         self._writer.acker = acker
+
+    @property
+    def confirmer(self) -> Confirmer | None:
+        """Called, once a batch is written, with each node's event seqs it stored."""
+        return self._writer.confirmer
+
+    @confirmer.setter
+    def confirmer(self, confirmer: Confirmer | None) -> None:
+        self._writer.confirmer = confirmer
 
     @property
     def writer(self) -> BatchWriter:
@@ -352,9 +361,9 @@ class IngestProcessor:
             rnd.received_at, rnd.received = now, _dt(now)
         received = rnd.received
         msg = parse_payload(raw.topic, raw.payload, now=received, window=self._window)
-        if not self._seen.add(msg.event_id):
-            self._metrics.duplicates.inc()
-            return
+        # Who sent it is checked before repeats are: a repeat is confirmed to its node as stored,
+        # so a message of a node not accepted yet (held, never stored) or one naming another
+        # node must never pass for one.
         if not self.identity.accepted(msg.site, msg.node):
             if not self.identity.accept_new_nodes:
                 self._quarantine(msg, raw, rnd)
@@ -363,6 +372,11 @@ class IngestProcessor:
         refusal = self.identity.check(msg)
         if refusal is not None:
             raise Refused(refusal.reason, refusal.detail)
+        if not self._seen.add(msg.event_id):
+            self._metrics.duplicates.inc()
+            self._confirm(msg, rnd)  # stored before, or in this round: the node may forget it
+            return
+        self._confirm(msg, rnd)
         if isinstance(msg, NodeSnapshot):
             problem = self.snapshots.claim(msg, raw.received_at)
             if problem is not None:
@@ -393,6 +407,12 @@ class IngestProcessor:
         else:
             rnd.actions.extend(self._engine.observe(msg, now))
         self._dispatch(msg, received, rnd)
+
+    @staticmethod
+    def _confirm(msg: Payload, rnd: _Round) -> None:
+        """Confirm a node's event (from its outbox) to it once this round is written."""
+        if isinstance(msg, CameraEvent | FloorEvent):
+            rnd.batch.confirms.setdefault((msg.site, msg.node), []).append(msg.seq)
 
     def _refuse(self, raw: RawMessage, rnd: _Round, reason: str, detail: str) -> None:
         """Count, log and set aside one message; it is acknowledged with the round."""

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 MAX_PENDING_EVENTS = 200_000
 Acker = Callable[[int, int], None]
+#: Told, after a batch is written, each node's event seqs it stored: (site, node) -> seqs.
+Confirmer = Callable[[dict[tuple[str, str], list[int]]], None]
 
 
 def about_the_data(error: BaseException) -> bool:
@@ -71,6 +73,7 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._backoff_s = 0.5
         self.acker: Acker | None = None
+        self.confirmer: Confirmer | None = None
         self.healthy = True  # False while the database fails writes for reasons not in the data
         self.failing_since: float | None = None
         self._oldest: float | None = None  # when the oldest message not yet stored was received
@@ -94,6 +97,9 @@ class BatchWriter:
             overflow = len(self._pending.events) - MAX_PENDING_EVENTS
             if overflow > 0:
                 del self._pending.events[:overflow]
+                # Which seqs went is not worth working out: confirm none of what waits, and the
+                # nodes send those events again later (the repeats are dropped by event_id).
+                self._pending.confirms.clear()
             self._ready.notify()
         if overflow > 0:
             self._metrics.dropped.labels(reason="store_unavailable").inc(overflow)
@@ -195,6 +201,12 @@ class BatchWriter:
         if acker is not None:
             for mid, qos in acks:
                 acker(mid, qos)
+        confirmer = self.confirmer
+        if confirmer is not None and batch.confirms:
+            try:
+                confirmer(batch.confirms)
+            except Exception:  # a confirmation not sent is sent again when the node repeats the event
+                log.exception("could not confirm stored events to their nodes")
         return None
 
     def _store_parts(self, batch: IngestBatch) -> IngestBatch | None:

@@ -131,6 +131,9 @@ class IngestBatch:
     camera_flags: dict[tuple[str, str], CameraFlag] = field(default_factory=dict)
     dead_letters: list[DeadLetterRow] = field(default_factory=list)
     candidates: dict[tuple[str, str], CandidateSeen] = field(default_factory=dict)
+    # Per node, the seqs of its events this batch stores (or found stored before): once the batch
+    # is written, the server confirms them to the node (`nodes/{node}/stored`). Written nowhere.
+    confirms: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
         return not (
@@ -183,6 +186,8 @@ class IngestBatch:
     def merge(self, other: IngestBatch) -> None:
         """Fold a later batch into this one (used when a write failed and is retried)."""
         self.events.extend(other.events)
+        for node, seqs in other.confirms.items():
+            self.confirms.setdefault(node, []).extend(seqs)
         for resolution, rows in other.occupancy.items():
             mine = self.occupancy.setdefault(resolution, {})
             for key, delta in rows.items():

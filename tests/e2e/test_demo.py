@@ -104,9 +104,12 @@ def test_the_demo_footage_raises_window_alerts(tmp_path: Path) -> None:
         wait_until(lambda: demo.get("sites/demo-hall/occupancy"), 120, 1.0, explain=demo.output)
         started = time.time()
         rates: list[tuple[float, float]] = []  # (frames/s, configured) from the node's health
+        outbox: list[tuple[int, int]] = []  # (events waiting in the node's outbox, published so far)
         while time.time() - started < VTEST_PASS_S + 10:  # one pass of the footage, then its last alert
             for node in demo.get("nodes", "ops") or []:
                 rates += [(c["fps"], c["target_fps"]) for c in node["cameras"] if c.get("fps") is not None]
+                if node.get("published") is not None:
+                    outbox.append((node["outbox_depth"], node["published"]))
             time.sleep(10)
         crowds = demo.get("events", type="window_over_limit_started", site="demo-hall", limit=1000)
         ends = demo.get("events", type="window_over_limit_ended", site="demo-hall", limit=1000)
@@ -132,5 +135,8 @@ def test_the_demo_footage_raises_window_alerts(tmp_path: Path) -> None:
     assert opened, f"no window alert opened: {figures}"
     # The alert comes from a crowd the node saw: it opens after it, within the trigger and the way.
     assert any(0 <= t - c <= trigger_s + 5 for t in opened for c in first_crowds), figures
+    # The demo node keeps events until the server confirms storing them (outbox.confirm: server):
+    # had no confirmation arrived, every event it published would still be waiting.
+    assert outbox and outbox[-1][1] > 0 and outbox[-1][0] < outbox[-1][1], outbox
     # The node keeps (nearly) its configured rate, as the alerts need.
     assert rates and statistics.median(r for r, _ in rates) >= 0.9 * rates[0][1], figures

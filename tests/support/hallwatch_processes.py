@@ -158,7 +158,7 @@ class EdgeProcess:
                 [str(HALLWATCH), "-v", "edge", "run", "--config", str(config), "--processor", processor],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONPATH": str(processor_dir), **(env or {})},
+                env={**os.environ, "PYTHONPATH": _python_path(processor_dir), **(env or {})},
                 cwd=config.parent,
             )
 
@@ -175,6 +175,11 @@ class EdgeProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def _python_path(first: Path) -> str:
+    """`first`, then whatever PYTHONPATH this process has (a checkout run from elsewhere)."""
+    return os.pathsep.join(p for p in (str(first), os.environ.get("PYTHONPATH", "")) if p)
 
 
 def sleep_until(epoch: float, t_s: float) -> None:

@@ -175,46 +175,27 @@ class Outbox:
 
     def delete(self, seqs: Iterable[int]) -> int:
         """Remove acknowledged events (in one transaction); returns how many were still there."""
-        keys = [(s,) for s in seqs]
-        if not keys:
-            return 0
-        with self._lock:
-            try:
-                self._db.execute("BEGIN IMMEDIATE")
-                before = self._db.total_changes
-                self._db.executemany("DELETE FROM events WHERE seq = ?", keys)
-                removed = self._db.total_changes - before
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
-                log.error(
-                    "outbox %s: cannot delete acknowledged events (%s); they stay in the outbox "
-                    "and are sent again after the node restarts",
-                    self.path,
-                    exc,
-                )
-                return 0
-            self._depth -= removed
-            return removed
+        return self._delete("DELETE FROM events WHERE seq = ?", [(s,) for s in seqs])
 
     def delete_ranges(self, ranges: Iterable[tuple[int, int]]) -> int:
         """Remove the events of these inclusive seq ranges (the server stored them); returns how many."""
-        keys = list(ranges)
+        return self._delete("DELETE FROM events WHERE seq BETWEEN ? AND ?", list(ranges))
+
+    def _delete(self, sql: str, keys: list[tuple[int]] | list[tuple[int, int]]) -> int:
         if not keys:
             return 0
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 before = self._db.total_changes
-                self._db.executemany("DELETE FROM events WHERE seq BETWEEN ? AND ?", keys)
+                self._db.executemany(sql, keys)
                 removed = self._db.total_changes - before
                 self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 log.error(
-                    "outbox %s: cannot delete confirmed events (%s); they stay in the outbox and are "
+                    "outbox %s: cannot delete acknowledged events (%s); they stay in the outbox and are "
                     "sent again (the server drops repeats)",
                     self.path,
                     exc,

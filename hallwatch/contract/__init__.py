@@ -897,23 +897,30 @@ def parse_snapshot_request(topic: str, payload: bytes) -> SnapshotRequest:
         PayloadError: not a snapshot request topic, too large, invalid, or its site or node differs
             from the topic's; never any other exception.
     """
+    return _parse_to_node(topic, payload, SnapshotRequest, MAX_SNAPSHOT_REQUEST_BYTES, "snapshot request")
+
+
+_ToNode = typing.TypeVar("_ToNode", SnapshotRequest, "StoredEvents")
+
+
+def _parse_to_node(topic: str, payload: bytes, model: type[_ToNode], limit: int, what: str) -> _ToNode:
+    """A server-to-node message of `model`'s kind, for the node the topic names."""
+    kind = model.model_fields["kind"].default
     parsed = parse_topic(topic)
-    if parsed is None or parsed.kind != "snapshot_request":
-        raise PayloadError(f"not a snapshot request topic: {topic[:200]!r}", "topic")
-    if len(payload) > MAX_SNAPSHOT_REQUEST_BYTES:
-        raise PayloadError(
-            f"payload of {len(payload)} bytes exceeds {MAX_SNAPSHOT_REQUEST_BYTES}", "too_large"
-        )
+    if parsed is None or parsed.kind != kind:
+        raise PayloadError(f"not a {what} topic: {topic[:200]!r}", "topic")
+    if len(payload) > limit:
+        raise PayloadError(f"payload of {len(payload)} bytes exceeds {limit}", "too_large")
     try:
-        request = SnapshotRequest.model_validate_json(payload, strict=True)
+        message = model.model_validate_json(payload, strict=model is SnapshotRequest)
     except Exception as exc:  # every refusal is a PayloadError
-        raise PayloadError(f"invalid snapshot request on {topic}: {_short(exc)}") from None
-    if (request.site, request.node) != (parsed.site, parsed.name):
+        raise PayloadError(f"invalid {what} on {topic}: {_short(exc)}") from None
+    if (message.site, message.node) != (parsed.site, parsed.name):
         raise PayloadError(
-            f"request for {request.site}/{request.node} on the topic of {parsed.site}/{parsed.name}",
+            f"{what} for {message.site}/{message.node} on the topic of {parsed.site}/{parsed.name}",
             "mismatch",
         )
-    return request
+    return message
 
 
 # ------------------------------------------------------------------------- end-to-end acknowledgements
@@ -996,21 +1003,7 @@ def parse_stored(topic: str, payload: bytes) -> StoredEvents:
         PayloadError: not a `stored` topic, too large, invalid, or for another site or node than
             the topic's; never any other exception.
     """
-    parsed = parse_topic(topic)
-    if parsed is None or parsed.kind != "stored":
-        raise PayloadError(f"not a stored topic: {topic[:200]!r}", "topic")
-    if len(payload) > MAX_STORED_BYTES:
-        raise PayloadError(f"payload of {len(payload)} bytes exceeds {MAX_STORED_BYTES}", "too_large")
-    try:
-        stored = StoredEvents.model_validate_json(payload, strict=False)
-    except Exception as exc:  # every refusal is a PayloadError
-        raise PayloadError(f"invalid storage confirmation on {topic}: {_short(exc)}") from None
-    if (stored.site, stored.node) != (parsed.site, parsed.name):
-        raise PayloadError(
-            f"confirmation for {stored.site}/{stored.node} on the topic of {parsed.site}/{parsed.name}",
-            "mismatch",
-        )
-    return stored
+    return _parse_to_node(topic, payload, StoredEvents, MAX_STORED_BYTES, "storage confirmation")
 
 
 def _short(exc: Exception, limit: int = 300) -> str:

@@ -18,7 +18,7 @@ from edge.config import MqttConfig
 from edge.confirmations import MAX_RESEND_S, Unconfirmed
 from edge.outbox import Outbox
 from edge.publisher import MqttPublisher, OutboxPump
-from hallwatch.contract import PayloadError, node_topic, parse_stored, stored_messages
+from hallwatch.contract import PayloadError, StoredEvents, node_topic, parse_stored, stored_messages
 
 SITE, NODE = "s", "node-1"
 EVENTS = f"hallwatch/{SITE}/cameras/c/events"
@@ -91,10 +91,15 @@ class FakeServer:
         self._lock = threading.Lock()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="server", protocol=mqtt.MQTTv5)
         self.client.reconnect_delay_set(0.2, 1.0)
-        self.client.on_connect = lambda c, *_a: c.subscribe(f"hallwatch/{SITE}/cameras/+/events", qos=1)
+        self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.connect_async("127.0.0.1", port)
         self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, flags: mqtt.ConnectFlags, *_a: Any) -> None:
+        client.subscribe(f"hallwatch/{SITE}/cameras/+/events", qos=1)
+        if not flags.session_present:  # like the server: what the broker queued for it may be gone
+            client.publish(STORED, StoredEvents(site=SITE, node=NODE, resend=True).to_json(), qos=1)
 
     def _on_message(self, client: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
         seq = json.loads(message.payload)["seq"]
@@ -134,9 +139,14 @@ def test_a_broker_crash_loses_nothing_the_server_has_not_confirmed(
     broker = make_broker()
     server = FakeServer(broker.port)
     outbox = Outbox(tmp_path / "o.sqlite", max_events=10_000)
-    pub, pump = start_pump(
-        outbox, broker.port, lambda payload: pump.confirm(parse_stored(STORED, payload).seqs)
-    )
+
+    def on_stored(payload: bytes) -> None:  # what the node does with it (EdgeNode.handle_stored)
+        stored = parse_stored(STORED, payload)
+        pump.confirm(stored.seqs)
+        if stored.resend:
+            pump.resend_unconfirmed()
+
+    pub, pump = start_pump(outbox, broker.port, on_stored)
     try:
         assert pub.wait_connected(5.0)
         first = [outbox.enqueue(EVENTS, lambda s: json.dumps({"seq": s}).encode()) for _ in range(40)]

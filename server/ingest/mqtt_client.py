@@ -407,6 +407,7 @@ class MqttIngestClient:
                 topic = raw_topic.decode("utf-8", "replace")
             deliver(RawMessage(topic, payload, now, qos, mid, retain))
 
+
 def _call_logged(hook: Callable[[], None]) -> None:
     try:
         hook()

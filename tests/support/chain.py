@@ -137,13 +137,15 @@ class Crowd:
 def crowds(chain: Chain, page_ready: float, seen: list[float]) -> list[Crowd]:
     """Each crowd the truth shows after the page was ready, with its latency to the guide's page.
 
-    The crowd's frame is the first frame the pipeline counted over the limit within a second of the
-    truth's start (the third person crosses the window's edge then; the node samples the video at
-    its own rate); its latency runs from that frame's arrival at the pipeline to the first card
-    drawn after it. A crowd the pipeline did not count within that second has no latency.
+    The crowd's frame is the first frame the pipeline counted over the limit within two seconds of
+    the truth's start (the third person crosses the window's edge then; the node samples the video
+    at its own rate, and counts someone after two of its frames: on a slow two-core machine, with
+    frames dropped, that is more than a second); its latency runs from that frame's arrival at the
+    pipeline to the first card drawn after it. A crowd the pipeline did not count within those two
+    seconds has no latency.
     """
     arrivals = frame_arrivals(chain)
-    slack = int(round(chain.hall.fps))
+    slack = 2 * int(round(chain.hall.fps))
     out: list[Crowd] = []
     for truth_frame in scene.over_limit_starts(chain.hall, ZONE, LIMIT):
         near = [f for f in sorted(arrivals) if truth_frame - slack <= f <= truth_frame + slack]

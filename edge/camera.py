@@ -5,11 +5,11 @@ holds up the others. The worker also watches its feed: no frame for `timeout_s` 
 (reported once), and the first frame after that a recovered one.
 
 With a pipelined processor (`vision.processor.PipelinedProcessor`, the real one on OpenVINO) a
-camera keeps up to `frames_in_flight` frames in the detector: when the next frame is already waiting
-it is started before the last one is tracked and reported, so inference never waits for the rest
-of the camera's work. Frames are finished in the order they were taken; a camera at its configured
-rate (the next frame not there yet) still finishes each frame before taking the next, so pipelining
-adds no latency.
+camera keeps up to `frames_in_flight` frames in the detector: a frame that arrives while the oldest
+is still in the detector is started at once, before the oldest is tracked and reported, so inference
+never waits for the rest of the camera's work. Frames are finished in the order they were taken; a
+camera whose detector keeps up (each frame done before the next arrives) still finishes each frame
+before taking the next, so pipelining adds no latency there.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from vision.processor import FrameProcessor, FrameResult, PendingFrame, PipelinedProcessor
 
 log = logging.getLogger(__name__)
+_POLL_S = 0.005  # how often a camera with a frame in the detector looks for the next frame
 
 
 class CameraSink(Protocol):
@@ -136,8 +137,7 @@ class CameraWorker:
         while not self._stop.is_set():
             frame = None
             if len(in_flight) < self._depth:
-                # With frames in flight, take the next only if it is already there.
-                frame = self.feed.get(timeout=0.0 if in_flight else 0.1)
+                frame = self._next_frame(in_flight[0][2] if in_flight else None)
             if frame is None and in_flight:
                 done, started_by, pending = in_flight.popleft()
                 self._complete(done, started_by, functools.partial(started_by.finish, pending))
@@ -172,6 +172,17 @@ class CameraWorker:
                 in_flight.append((frame, pipelined, pipelined.start(frame.image, frame.index, frame.t_s)))
             except Exception:
                 self._failed(frame)
+
+    def _next_frame(self, oldest: PendingFrame | None) -> Frame | None:
+        """The next frame; with one in flight, only one that comes before the oldest is detected."""
+        if oldest is None:
+            return self.feed.get(timeout=0.1)
+        # Waiting in short steps: the feed and the detector signal on different conditions.
+        while True:
+            detected = oldest.people.done()
+            frame = self.feed.get(timeout=0.0 if detected else _POLL_S)
+            if frame is not None or detected or oldest.people.done() or self._stop.is_set():
+                return frame
 
     def _complete(self, frame: Frame, processor: FrameProcessor, run: Callable[[], FrameResult]) -> None:
         """Finish one frame (`run` gives its result): count it, keep it for snapshots, report it."""

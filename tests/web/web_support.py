@@ -23,11 +23,25 @@ from hallwatch.contract import CameraState, Envelope
 ARTIFACTS = REPO / "test-artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
 DOCS_IMG = REPO / "docs" / "img"
-TIMEZONE = "Europe/Vienna"
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _afternoon_zone(now: datetime) -> str:
+    """A fixed-offset zone in which it is mid-afternoon at `now`.
+
+    The pages show "today" in the hall's zone, and the tests publish today's opening hours; in a
+    fixed zone a run just after the hall's midnight (a CI run at 23:30 UTC is 00:30 in Vienna) has
+    no "today" to show. The browser stays in Europe/Vienna, so the pages are also checked to use the
+    hall's zone, not the browser's.
+    """
+    offset = (15 - now.hour + 12) % 24 - 12  # hours east of UTC, -12..+11
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT-3 is UTC+3 (POSIX signs)
+
+
+TIMEZONE = _afternoon_zone(utc_now())
 
 
 # ------------------------------------------------------------------------------------ the hall

@@ -3,16 +3,14 @@ and a site of two ceiling cameras counted against exact truth."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
 from vision.accuracy import FramePrediction, FrameTruth, score
 from vision.calibration import calibrate
-from vision.config import HallConfig
+from vision.config import HallConfig, HallZone, SpacingConfig, TrackingConfig
 from vision.fusion import CameraPeople, FloorFuser, align_step
-from vision.site_pipeline import SitePipeline
+from vision.site_pipeline import SiteFloor, SitePipeline
 from vision.synthetic import busy_hall, calibrate_camera, detect, fisheye_camera, grid_marks
 from vision.tracking import PersonTracker
 from vision.zones import points_in_polygon
@@ -75,15 +73,14 @@ def test_lagging_and_silent_cameras_are_left_out() -> None:
     assert aligned.t_s == 12.0 and aligned.used == ("a", "b") and aligned.left_out == ("c", "d")
 
 
-def test_fusing_four_cameras_of_sixty_people_is_cheap() -> None:
+def test_four_cameras_seeing_the_same_sixty_people_fuse_to_sixty() -> None:
+    # What benchmarks/fusion_cost.py times (a speed is measured there, not asserted here).
     rng = np.random.default_rng(0)
     truth = rng.uniform(0, 20, (60, 2))
     fuser = FloorFuser()
     views = [view(cam, {i: tuple(p + rng.normal(0, 0.05, 2)) for i, p in enumerate(truth)}) for cam in "abcd"]
     fuser.fuse(views)
-    started = time.perf_counter()
     fused = fuser.fuse(views)
-    assert time.perf_counter() - started < 1.0  # a sanity bound; benchmarks/fusion_cost.py measures
     assert len(fused) == 60 and all(len(c) == 4 for c in fused.cameras)
 
 
@@ -177,3 +174,56 @@ def test_a_site_of_two_cameras_counts_each_person_once() -> None:
     assert seen_twice > 100  # the overlap is really used
     assert silent_steps >= 8  # the silent camera is left out and the step says so
     assert np.mean(np.abs(errors)) < 0.3  # the split window is counted from both cameras
+
+
+def _two_cameras_floor() -> SiteFloor:
+    """Cameras `a` (floor x 0..6 m) and `b` (x 4..10 m) over a 10 m x 6 m hall."""
+    hall = HallZone.model_validate(
+        {"id": "hall", "kind": "hall", "capacity": 20, "polygon": [[0, 0], [10, 0], [10, 6], [0, 6]]}
+    )
+    return SiteFloor(
+        [hall],
+        SpacingConfig(),
+        TrackingConfig(),
+        cameras=["a", "b"],
+        coverage={"a": [[0, 0], [6, 0], [6, 6], [0, 6]], "b": [[4, 0], [10, 0], [10, 6], [4, 6]]},
+    )
+
+
+def _hall_after_vanishing(seen: list[tuple[float, dict[str, dict[int, tuple[float, float]]]]]) -> list[int]:
+    """Steps of 0.1 s: per step, which camera sees whom; then nobody for 1 s. The hall's counts after."""
+    floor = _two_cameras_floor()
+    t_s = 0.0
+    for t_s, views in seen:
+        for camera in ("a", "b"):
+            floor.add(view(camera, views.get(camera, {}), t_s=t_s), arrived_s=t_s)
+        floor.step()
+    after = []
+    for k in range(1, 11):
+        for camera in ("a", "b"):
+            floor.add(view(camera, {}, t_s=t_s + 0.1 * k), arrived_s=t_s + 0.1 * k)
+        after.append(floor.step().zone_counts["hall"])
+    return after
+
+
+def test_a_person_only_ever_seen_at_a_views_edge_is_not_held_when_they_vanish() -> None:
+    # Seen by `a` alone, 0.1 m inside the edge of its coverage, where `b` sees well but sees nobody:
+    # someone cut by `a`'s border and placed off (or walking out of `a`), not someone hidden.
+    after = _hall_after_vanishing([(0.1 * k, {"a": {1: (5.9, 3.0)}}) for k in range(10)])
+    assert after[-1] == 0
+
+
+def test_a_person_another_camera_saw_inside_its_view_is_held_when_hidden() -> None:
+    # Seen by both, then only by `a` at its edge (hidden from `b`), then by neither: hidden, held.
+    both = [(0.1 * k, {"a": {1: (5.9, 3.0)}, "b": {7: (5.9, 3.0)}}) for k in range(10)]
+    edge_only = [(1.0 + 0.1 * k, {"a": {1: (5.9, 3.0)}}) for k in range(3)]
+    after = _hall_after_vanishing(both + edge_only)
+    assert after[-1] == 1  # still counted 1 s after both lost them (held for `hidden_hold_s`)
+
+
+def test_a_camera_that_sees_nobody_still_counts_its_zones() -> None:
+    floor = _two_cameras_floor()
+    floor.add(view("a", {}, t_s=1.0), arrived_s=1.0)
+    floor.add(view("b", {}, t_s=1.0), arrived_s=1.0)
+    state = floor.step()
+    assert (state.zone_counts, state.uncovered, state.left_out) == ({"hall": 0}, (), ())

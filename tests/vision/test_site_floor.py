@@ -90,9 +90,11 @@ def test_four_cameras_on_two_nodes_count_each_person_once(run: Run) -> None:
     assert report.people.fp <= 0.01 * report.people.tp, report.people
     assert report.people.recall > 0.9, report.people
     assert sum(len(cams) >= 2 for s in states for cams in s.seen_by.values()) > 1000, "the overlaps are used"
-    # The hall: its people fused from four cameras, not the largest camera's view.
+    # The hall: its people fused from four cameras, not the largest camera's view (that gives MAE
+    # about 2). It undercounts a little: someone the fisheyes miss at the edge of the only views that
+    # saw them is not held (held there, people cut by a border became ghosts on real footage).
     hall = report.zones["hall"]
-    assert hall.mae < 1.0 and abs(hall.bias) < 0.8, hall
+    assert hall.mae < 1.1 and abs(hall.bias) < 0.8, hall
     # Windows, one of them (w2) split between two cameras, and the queue q1 split between nodes.
     for zone in ("w1", "w2", "w3", "w4", "q1", "q3"):
         assert report.zones[zone].mae < 0.3, (zone, report.zones[zone])

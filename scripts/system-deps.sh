@@ -3,7 +3,7 @@
 # anything long starts. As root, missing ones are installed with apt-get; otherwise the script stops
 # with one line naming the exact command. Used by the Makefile and by .ci/run.
 #
-#   scripts/system-deps.sh test   chromium (page tests), opencv-doc (vtest.avi), mosquitto, npm
+#   scripts/system-deps.sh test   chromium (page tests), opencv-doc (vtest.avi), mosquitto, redis, npm
 #   scripts/system-deps.sh demo   opencv-doc (the demo's footage), npm (the pages' libraries)
 set -euo pipefail
 
@@ -15,6 +15,7 @@ case "${1:-test}" in
     [ -x /usr/bin/chromium ] || need+=(chromium)
     [ -f "$VTEST" ] || need+=(opencv-doc)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+    command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
     command -v npm >/dev/null || need+=(nodejs npm)
     ;;
   demo)

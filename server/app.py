@@ -24,7 +24,7 @@ from server.api import calibration as ops_calibration
 from server.api import cameras as site_cameras
 from server.api import live as live_stream
 from server.api import snapshots as ops_snapshots
-from server.auth.ratelimit import LoginRateLimiter
+from server.auth.ratelimit import LoginLimiter, LoginRateLimiter, SharedLoginRateLimiter
 from server.auth.tokens import TokenError, read_token
 from server.deps import CSRF_HEADER, presented_token
 from server.ingest.live_state import LiveState
@@ -83,7 +83,7 @@ def create_app(
         hub=hub or LiveHub(metrics),
         live=live or LiveState(settings.alerts),
         metrics=metrics,
-        limiter=LoginRateLimiter(settings.http.login_max_failures, settings.http.login_window_s),
+        limiter=_login_limiter(settings),
         clock=clock or (lambda: datetime.now(UTC)),
         ingest=ingest,
         snapshots=snapshots if snapshots is not None else SnapshotStore(),
@@ -176,3 +176,16 @@ def create_app(
     app.include_router(web_pages.router)  # HTML pages and static files, after the API
     app.include_router(ops_pages.router)  # ops pages: nodes, calibration, zone editor
     return app
+
+
+def _login_limiter(settings: Settings) -> LoginLimiter:
+    """Failed logins counted by every replica together where they share Redis, else in memory."""
+    http = settings.http
+    if settings.live.redis_url is not None:
+        return SharedLoginRateLimiter(
+            http.login_max_failures,
+            http.login_window_s,
+            settings.live.redis_url,
+            prefix=f"{settings.live.channel}:login:",
+        )
+    return LoginRateLimiter(http.login_max_failures, http.login_window_s)

@@ -51,6 +51,12 @@ class Metrics:
         )
         self.mqtt_connected = Gauge("hallwatch_mqtt_connected", "1 while connected to the broker", registry=r)
         self.live_clients = Gauge("hallwatch_live_clients", "open live-stream connections", registry=r)
+        self.relay = Counter(
+            "hallwatch_live_relay_total",
+            "live-relay batches between replicas through Redis, by outcome (sent, unsent, received, refused)",
+            ["outcome"],
+            registry=r,
+        )
         self.live_dropped = Counter(
             "hallwatch_live_dropped_total",
             "live-stream clients cut off because they could not keep up",

@@ -7,7 +7,9 @@ the API sees it (`server.services.IngestHandle`).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +23,9 @@ from server.broker import EmbeddedBroker
 from server.ingest.live_state import LiveState
 from server.ingest.mqtt_client import MqttIngestClient
 from server.ingest.processor import IngestProcessor
-from server.ingest.snapshots import SnapshotStore
+from server.ingest.snapshots import PendingRequest, SnapshotStore
 from server.live.hub import LiveHub
+from server.live.relay import RedisRelay
 from server.metrics import Metrics
 from server.settings import Settings
 from server.store import Store, open_store
@@ -60,6 +63,23 @@ class Ingest:
         self._store = store
         self._sites = settings.mqtt.sites
         self._clock = clock
+        self.relay: RedisRelay | None = None
+        if settings.live.redis_url is not None:
+            self.relay = RedisRelay(
+                settings.live.redis_url,
+                settings.live.channel,
+                f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}",
+                metrics,
+                on_cameras=self.processor.take_remote_cameras,
+                on_live=hub.publish,
+                on_requests=self._remember_requests,
+            )
+            self.processor.share = self.relay.publish
+            self.processor.snapshots.share = self.relay.share_request
+
+    def _remember_requests(self, requests: list[PendingRequest]) -> None:
+        for request in requests:
+            self.processor.snapshots.remember(request)
 
     def _ask_nodes_to_resend(self) -> None:
         nodes = [
@@ -71,11 +91,15 @@ class Ingest:
         if self.broker is not None:
             self.broker.start()
         self.processor.start()
+        if self.relay is not None:
+            self.relay.start()
         self.client.start()
 
     def stop(self) -> None:
         self.client.stop()
         self.processor.stop()
+        if self.relay is not None:
+            self.relay.stop()
         if self.broker is not None:
             self.broker.stop()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from server.auth.ratelimit import LoginRateLimiter
+from server.auth.ratelimit import LoginLimiter
 from server.ingest.live_state import LiveState
 from server.ingest.snapshots import SnapshotStore
 from server.live.hub import LiveHub
@@ -48,7 +48,7 @@ class Services:
     hub: LiveHub
     live: LiveState
     metrics: Metrics
-    limiter: LoginRateLimiter
+    limiter: LoginLimiter
     clock: Callable[[], datetime]
     ingest: IngestHandle | None = None
     snapshots: SnapshotStore = field(default_factory=SnapshotStore)  # ops' pictures, memory only

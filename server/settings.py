@@ -326,6 +326,31 @@ class WaitSettings(_Strict):
     )
 
 
+class LiveSettings(_Strict):
+    """The live stream across replicas (issue 16)."""
+
+    redis_url: str | None = Field(
+        default=None,
+        description=(
+            "redis://host:6379/0: replicas share camera states and live messages through it, so every "
+            "replica's pages see every camera; unset: nothing is shared (one replica)"
+        ),
+    )
+    channel: str = Field(
+        default="hallwatch-live",
+        min_length=1,
+        max_length=200,
+        description="Redis pub/sub channel, the same for every replica of one service",
+    )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("live.redis_url must look like redis://host:6379/0 or rediss://...")
+        return value
+
+
 class Settings(BaseSettings):
     """Everything `hallwatch server run` needs."""
 
@@ -350,6 +375,7 @@ class Settings(BaseSettings):
     alerts: AlertRules = Field(default_factory=AlertRules)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     waits: WaitSettings = Field(default_factory=WaitSettings)
+    live: LiveSettings = Field(default_factory=LiveSettings)
 
     @field_validator("timezone")
     @classmethod

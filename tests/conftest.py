@@ -24,7 +24,7 @@ os.environ.setdefault("YOLO_VERBOSE", "false")
 SERVICE_FIXTURES = frozenset(
     {
         "shared_broker", "shared_broker_port", "broker", "make_broker", "mutual_broker", "capture",
-        "pg_url", "fresh_pg_url", "server_proc", "make_server", "publish",
+        "pg_url", "fresh_pg_url", "server_proc", "make_server", "publish", "redis_url",
     }
 )  # fmt: skip
 BROWSER_FIXTURES = frozenset({"browser", "playwright", "new_page", "pages"})

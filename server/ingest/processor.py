@@ -40,7 +40,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -197,6 +197,11 @@ class IngestProcessor:
         self._next_prune = 0.0
         self._last_sync_at: datetime | None = None
         self.handled = 0  # messages taken off the queue (accepted, refused or duplicate)
+        # Replicas (issue 16): `share` sends a round's camera states and live messages to the other
+        # replicas (`server.live.relay`); theirs arrive through `take_remote_cameras`.
+        self.share: Callable[[Sequence[CameraNow], Sequence[LiveMessage]], object] | None = None
+        self._remote: deque[list[CameraNow]] = deque()
+        self._alerts_out: list[LiveMessage] = []  # alert messages of this round, for `share`
         self._received: dict[str, Any] = {}  # metric children per payload kind (labels() is slow)
 
     # ------------------------------------------------------------------------------ threads
@@ -292,6 +297,11 @@ class IngestProcessor:
                 return
 
     # ------------------------------------------------------------------------------ one round
+    def take_remote_cameras(self, cameras: list[CameraNow]) -> None:
+        """Other replicas' camera states, for the live state; safe from any thread."""
+        self._remote.append(cameras)
+        self._wake.set()
+
     def run_round(self, wait_s: float, final: bool = False) -> int:
         """Handle the waiting messages (waiting up to ``wait_s`` for the first); returns how many."""
         items = self._take(wait_s)
@@ -307,10 +317,13 @@ class IngestProcessor:
         self.handled += len(items)
         for step in self._fusion.steps(now):
             self._fused_step(step, now, rnd)
+        own: list[CameraNow] = []
         if rnd.states:
             rnd.actions.extend(self._engine.observe_states(latest_per_camera(rnd.states, pairs=True)))
-            changes = self._live.update_cameras(latest_per_camera(rnd.cameras, pairs=False))
-            rnd.live.extend(self._zone_changes(changes))
+            own = latest_per_camera(rnd.cameras, pairs=False)
+            rnd.live.extend(self._zone_changes(self._live.update_cameras(own)))
+        while self._remote:  # other replicas' cameras: the live state only (their engines judge them)
+            rnd.live.extend(self._zone_changes(self._live.update_cameras(self._remote.popleft())))
         rnd.actions.extend(self._engine.tick(now))
         self._apply_alerts(rnd.actions, now)
         rnd.live.extend(self._zone_changes(self._live.expire(_dt(now))))
@@ -322,15 +335,18 @@ class IngestProcessor:
             self._next_flush = now + self._ingest.flush_interval_s
         self._writer.submit(rnd.batch, rnd.acks, rnd.oldest)
         self._hub.publish(rnd.live)
+        if self.share is not None:
+            self.share(own, rnd.live + self._alerts_out)
+        self._alerts_out = []
         self._metrics.queue_depth.set(len(self._queue))
         self._metrics.ingest_lag.set(self.lag_s(now))
         self._maintain(now)
         return len(items)
 
     def _take(self, wait_s: float) -> list[RawMessage]:
-        if not self._queue and wait_s > 0:
+        if not self._queue and not self._remote and wait_s > 0:
             self._wake.clear()
-            if not self._queue:  # nothing arrived between the check and the clear
+            if not self._queue and not self._remote:  # nothing arrived between the check and the clear
                 self._wake.wait(wait_s)
         items: list[RawMessage] = []
         pop = self._queue.popleft
@@ -574,7 +590,7 @@ class IngestProcessor:
     ) -> None:
         key = (site, camera)
         now = self._clock() if now is None else now
-        if not self._hub.wants("positions"):
+        if not self._hub.wants("positions") and self.share is None:  # other replicas' pages may want them
             return
         if now - self._positions_sent.get(key, 0.0) < self._ingest.positions_interval_s:
             return
@@ -646,7 +662,9 @@ class IngestProcessor:
         if lost:
             log.debug("%d alert changes were made elsewhere first; re-reading alerts", len(lost))
             self._sync_now.set()
-        self._hub.publish(alert_messages(changed))
+        changed_messages = alert_messages(changed)
+        self._hub.publish(changed_messages)
+        self._alerts_out.extend(changed_messages)
 
     def _full_sync(self, now: float) -> None:
         snapshots = self._store.alerts.snapshots(_dt(now), self._settings.alerts.cooldown_s)

@@ -99,9 +99,18 @@ class SnapshotStore:
         self._requests: OrderedDict[uuid.UUID, PendingRequest] = OrderedDict()
         self._answered: set[uuid.UUID] = set()
         self.received = 0
+        # Replicas: tells the others about a request (`server.live.relay`), so that whichever replica
+        # a page asks next knows it and each keeps the answer (every replica receives it).
+        self.share: Callable[[PendingRequest], object] | None = None
 
     def requested(self, request: PendingRequest) -> None:
-        """Remember a request this server sent (to report on it)."""
+        """Remember a request this server sent (to report on it), and tell the other replicas."""
+        self.remember(request)
+        if self.share is not None:
+            self.share(request)
+
+    def remember(self, request: PendingRequest) -> None:
+        """Remember a request this server or another replica sent."""
         with self._lock:
             self._requests[request.request_id] = request
             while len(self._requests) > 4 * self.max_cameras:

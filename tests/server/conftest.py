@@ -91,3 +91,16 @@ def site() -> str:
 def shared_broker() -> None:
     """The shared mosquitto on 127.0.0.1:1883; tests use unique site names so topics never collide."""
     require_shared_broker()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The running Redis on 127.0.0.1:6379 (the replicas' live relay)."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis on 127.0.0.1:6379 is needed (`.ci/run` starts it): {exc}")
+    return url

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from api_fixtures import Api
 from server_support import now
+from support.processes import unique
 
 from server.auth.passwords import hash_password
 
@@ -152,3 +154,30 @@ def test_demo_mode_cookies_work_over_plain_http(make_api: Callable[..., Api]) ->
     assert response.status_code == 200
     session = next(c for c in response.headers.get_list("set-cookie") if c.startswith("hallwatch_session="))
     assert "Secure" not in session
+
+
+def _fail(api: Api, name: str, times: int) -> None:
+    for _ in range(times):
+        bad = api.client.post("/api/v1/auth/login", json={"username": name, "password": "bad-bad-bad"})
+        assert bad.status_code == 401
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["replicas-share-redis", "apart"])
+def test_replicas_sharing_redis_count_failed_logins_together(
+    make_api: Callable[..., Api], redis_url: str, shared: bool
+) -> None:
+    live = {"redis_url": redis_url, "channel": unique("live")} if shared else {}
+    first, second = make_api(live=live), make_api(live=live)
+    make_user(first, "dog")
+    _fail(first, "dog", 3)  # the attacker spreads the attempts over the replicas
+    _fail(second, "dog", 2)
+    right = second.client.post("/api/v1/auth/login", json={"username": "dog", "password": "password-123"})
+    assert right.status_code == (429 if shared else 200)
+
+
+def test_with_redis_down_failed_logins_are_still_limited_per_replica(make_api: Callable[..., Api]) -> None:
+    api = make_api(live={"redis_url": "redis://127.0.0.1:1/0"})
+    make_user(api, "eel")
+    _fail(api, "eel", 5)
+    limited = api.client.post("/api/v1/auth/login", json={"username": "eel", "password": "password-123"})
+    assert limited.status_code == 429

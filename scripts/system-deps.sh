@@ -3,7 +3,8 @@
 # anything long starts. As root, missing ones are installed with apt-get; otherwise the script stops
 # with one line naming the exact command. Used by the Makefile and by .ci/run.
 #
-#   scripts/system-deps.sh test   chromium (page tests), opencv-doc (vtest.avi), mosquitto, redis, npm
+#   scripts/system-deps.sh test   chromium (page tests), opencv-doc (vtest.avi), mosquitto, redis,
+#                                 haproxy (replicas behind a load balancer), npm
 #   scripts/system-deps.sh demo   opencv-doc (the demo's footage), npm (the pages' libraries)
 set -euo pipefail
 
@@ -16,6 +17,7 @@ case "${1:-test}" in
     [ -f "$VTEST" ] || need+=(opencv-doc)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
     command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
+    command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
     command -v npm >/dev/null || need+=(nodejs npm)
     ;;
   demo)

@@ -83,3 +83,22 @@ def ultralytics_assets() -> Path:
     import ultralytics
 
     return Path(ultralytics.__file__).parent / "assets"
+
+
+@pytest.fixture
+def fresh_pg_url() -> Iterator[str]:
+    """An empty PostgreSQL database of the test's own (for migrations, restarts and replicas)."""
+    from support.databases import create_database, drop_database
+    from support.processes import unique
+
+    name = unique("hallwatch_test").replace("-", "_")
+    yield create_database(name)
+    drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The running Redis on 127.0.0.1:6379 (the replicas' live relay)."""
+    from support.databases import require_redis
+
+    return require_redis()

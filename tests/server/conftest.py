@@ -6,48 +6,24 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
+from support.databases import create_database, drop_database
 from support.processes import require_shared_broker, unique
 
 from server.db.connect import make_engine, migrate
 from server.store import Store
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _create_database(name: str) -> str:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def _drop_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A PostgreSQL database for this test run, migrated once, dropped at the end."""
     name = unique("hallwatch_test").replace("-", "_")
-    try:
-        url = _create_database(name)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL on 127.0.0.1:5432 (user postgres, trust) is needed: {exc}")
+    url = create_database(name)
     engine = make_engine(url)
     migrate(engine)
     engine.dispose()
     yield url
-    _drop_database(name)
-
-
-@pytest.fixture
-def fresh_pg_url() -> Iterator[str]:
-    """An empty PostgreSQL database of the test's own (for migrations and restarts)."""
-    name = unique("hallwatch_test").replace("-", "_")
-    yield _create_database(name)
-    _drop_database(name)
+    drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -91,16 +67,3 @@ def site() -> str:
 def shared_broker() -> None:
     """The shared mosquitto on 127.0.0.1:1883; tests use unique site names so topics never collide."""
     require_shared_broker()
-
-
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The running Redis on 127.0.0.1:6379 (the replicas' live relay)."""
-    import redis
-
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis on 127.0.0.1:6379 is needed (`.ci/run` starts it): {exc}")
-    return url

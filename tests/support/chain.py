@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Page
 
 from edge import scene
 from support.hallwatch_processes import EdgeProcess, ServerProcess
+from support.pages import open_guide_page
 from support.processes import Mosquitto, unique, wait_until
 
 HERE = Path(__file__).parent
@@ -95,14 +96,7 @@ def open_guide(browser: Browser, chain: Chain) -> Page:
     wait_until(lambda: chain.probe_log.exists(), 120.0, 0.2)  # the node's pipeline is running
     wait_until(lambda: _has_layout(chain), 30.0, 0.2)
     context = browser.new_context(viewport={"width": 360, "height": 740}, base_url=chain.server.url)
-    page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("User name").fill("guide")
-    page.get_by_label("Password").fill("guide")
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
-    page.goto(f"/guide?site={chain.site}")
-    page.wait_for_selector('#live-dot[data-state="open"]')
+    page = open_guide_page(context.new_page(), chain.site)
     page.evaluate(RECORD_CARDS, ZONE)
     return page
 

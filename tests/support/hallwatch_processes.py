@@ -33,6 +33,7 @@ class ServerProcess:
     env: Mapping[str, str] = field(default_factory=dict)
     client_id: str = field(default_factory=lambda: unique("server"))
     group: str | None = None
+    database_url: str | None = None  # default: an SQLite file in `folder`
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
@@ -66,7 +67,7 @@ class ServerProcess:
             "--broker-url",
             f"mqtt://{SHARED_BROKER[0]}:{self.broker_port}",
             "--database-url",
-            f"sqlite:///{self.folder / 'hallwatch.sqlite3'}",
+            self.database_url or f"sqlite:///{self.folder / 'hallwatch.sqlite3'}",
         ]
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
@@ -105,6 +106,23 @@ class ServerProcess:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def kill(self) -> None:
+        """SIGKILL: a replica that dies mid-stream."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of its Prometheus metrics (read as the demo ops user); 0 when absent."""
+        text = httpx.get(
+            f"{self.url}/metrics", headers={"Authorization": f"Bearer {self.token('ops')}"}, timeout=10
+        ).text
+        wanted = name + ("{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else "")
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.split(" ")[0] == wanted
+        )
 
     def log(self, lines: int | None = None) -> str:
         """Its output so far (the last ``lines`` lines only, if given)."""

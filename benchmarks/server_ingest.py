@@ -21,6 +21,7 @@ all N: ingest across processes.
     .venv/bin/python benchmarks/server_ingest.py --seconds 60                # both phases
     .venv/bin/python benchmarks/server_ingest.py --rate 5000 --seconds 30 --no-raw
     .venv/bin/python benchmarks/server_ingest.py --replicas 2 --share 1.0
+    .venv/bin/python benchmarks/server_ingest.py --replicas 2 --relay redis://127.0.0.1:6379/0
 
 Needs mosquitto on PATH and PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth).
 """
@@ -179,9 +180,11 @@ def metric(text: str, name: str) -> float:
     return total
 
 
-def publish(port: int, site: str, rate: float, seconds: float, publishers: int) -> int:
-    """Publish ``rate`` messages a second for ``seconds`` from ``publishers`` processes; returns
-    how many were sent once they all finished."""
+def start_publishers(
+    port: int, site: str, rate: float, seconds: float, publishers: int
+) -> tuple[list[multiprocessing.Process], Any]:
+    """Start ``publishers`` processes sending ``rate`` messages a second in all for ``seconds``,
+    released together once every one is connected; the processes and their shared sent-counter."""
     counter = multiprocessing.Value("q", 0)
     ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
     procs = [
@@ -195,6 +198,13 @@ def publish(port: int, site: str, rate: float, seconds: float, publishers: int) 
     for _ in procs:
         ready.acquire()
     go.set()
+    return procs, counter
+
+
+def publish(port: int, site: str, rate: float, seconds: float, publishers: int) -> int:
+    """Publish ``rate`` messages a second for ``seconds`` from ``publishers`` processes; returns
+    how many were sent once they all finished."""
+    procs, counter = start_publishers(port, site, rate, seconds, publishers)
     for p in procs:
         p.join()
     return int(counter.value)
@@ -270,19 +280,7 @@ class Run:
 
     def phase(self, port: int, site: str, rate: float, seconds: float, publishers: int) -> dict[str, Any]:
         base, dropped0, _ = self.counters()
-        counter = multiprocessing.Value("q", 0)
-        ready, go = multiprocessing.Semaphore(0), multiprocessing.Event()
-        procs = [
-            multiprocessing.Process(
-                target=publisher, args=(port, site, rate / publishers, seconds, i, counter, ready, go)
-            )
-            for i in range(publishers)
-        ]
-        for p in procs:
-            p.start()
-        for _ in procs:
-            ready.acquire()
-        go.set()
+        procs, counter = start_publishers(port, site, rate, seconds, publishers)
         t0 = time.perf_counter()
         samples = []
         while any(p.is_alive() for p in procs):
@@ -351,17 +349,26 @@ def main() -> None:
     parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
     parser.add_argument("--replicas", type=int, default=1, help="server processes (shared subscription)")
     parser.add_argument("--no-raw", action="store_true", help="skip phase 1 (needs --rate)")
+    parser.add_argument(
+        "--relay", metavar="REDIS_URL", help="servers share their live stream through this Redis (issue 16)"
+    )
     args = parser.parse_args()
     if args.no_raw and args.rate is None:
         parser.error("--no-raw needs --rate")
 
     # The servers listen to their own sites only: the raw subscriber's flood is not theirs.
     ceiling_site, site = f"ceil-{secrets.token_hex(3)}", f"bench-{secrets.token_hex(3)}"
+    relay = (
+        {"HALLWATCH_LIVE__REDIS_URL": args.relay, "HALLWATCH_LIVE__CHANNEL": f"bench-{secrets.token_hex(3)}"}
+        if args.relay
+        else {}
+    )
     stack = ServerStack(
         {
             "HALLWATCH_HTTP__METRICS_TOKEN": METRICS_TOKEN,
             "HALLWATCH_MQTT__SITES": json.dumps([ceiling_site, site]),
         }
+        | relay
     )
     port = stack.mqtt_port
     print(f"machine       : {cpu_model()}, {os.cpu_count()} cores; up to {args.replicas} server process(es)")

@@ -54,9 +54,29 @@ class Ingest:
             settings, store, hub, live, metrics, clock=clock, snapshots=snapshots
         )
         self.broker = EmbeddedBroker(settings.embedded_broker) if settings.uses_embedded_broker else None
+        shared = settings.shared_broker()
         self.client = MqttIngestClient(
-            settings.broker(), settings.mqtt, self.processor.offer, metrics, clock=clock
+            settings.broker(),
+            settings.mqtt,
+            self.processor.offer,
+            metrics,
+            clock=clock,
+            part="all" if shared is None else "plain",
         )
+        # Replicas: the shared subscription on a connection without a session of its own, so that the
+        # broker stops sending a dead replica its share at once (with a session it keeps sending it
+        # there until the replica returns). Its messages are QoS 0: nothing for the processor to ack.
+        self.shared_client: MqttIngestClient | None = None
+        if shared is not None:
+            client_id = f"{settings.mqtt.client_id[:57]}-shared"
+            self.shared_client = MqttIngestClient(
+                shared,
+                settings.mqtt.model_copy(update={"client_id": client_id, "session_expiry_s": 0}),
+                self.processor.offer,
+                metrics,
+                clock=clock,
+                part="shared",
+            )
         self.processor.acker = self.client.ack
         self.processor.confirmer = self.client.confirm
         self.client.on_new_session = self._ask_nodes_to_resend
@@ -94,8 +114,12 @@ class Ingest:
         if self.relay is not None:
             self.relay.start()
         self.client.start()
+        if self.shared_client is not None:
+            self.shared_client.start()
 
     def stop(self) -> None:
+        if self.shared_client is not None:
+            self.shared_client.stop()
         self.client.stop()
         self.processor.stop()
         if self.relay is not None:
@@ -122,7 +146,7 @@ class Ingest:
 
     @property
     def mqtt_connected(self) -> bool:
-        return self.client.connected
+        return self.client.connected and (self.shared_client is None or self.shared_client.connected)
 
     def publish(self, topic: str, payload: bytes, *, qos: int, retain: bool) -> bool:
         return self.client.publish(topic, payload, qos=qos, retain=retain)

@@ -92,6 +92,16 @@ class MqttSettings(_Strict):
         description="shared-subscription group that splits camera state and positions between replicas; "
         "None subscribes plainly",
     )
+    shared_connection: bool = Field(
+        default=False,
+        description="replicas: take the shared subscription (camera states and positions) on a second "
+        "connection without a session, so that a replica that dies stops getting its share at once; with "
+        "the broker's use_username_as_clientid give it a broker user of its own (shared_username)",
+    )
+    shared_username: str | None = Field(
+        default=None, description="broker user of the shared connection (default: `username`)"
+    )
+    shared_password: SecretStr | None = Field(default=None, description="its password (default: `password`)")
     sites: list[Annotated[str, Field(pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$")]] = Field(
         default_factory=lambda: ["+"], min_length=1, description="sites to subscribe to; '+' means all"
     )
@@ -489,6 +499,20 @@ class Settings(BaseSettings):
             else (unquote(parts.password) if parts.password else None),
             protocol=self.mqtt.protocol,
             shared_group=self.mqtt.shared_group if self.mqtt.protocol == "5" else None,
+        )
+
+    def shared_broker(self) -> BrokerAddress | None:
+        """Where the second connection, for the shared subscription alone, connects (None: there is
+        none, the one connection takes everything)."""
+        address = self.broker()
+        if not self.mqtt.shared_connection or address.shared_group is None:
+            return None
+        password = self.mqtt.shared_password.get_secret_value() if self.mqtt.shared_password else None
+        return address.model_copy(
+            update={
+                "username": self.mqtt.shared_username or address.username,
+                "password": password if password is not None else address.password,
+            }
         )
 
 

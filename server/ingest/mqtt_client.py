@@ -31,7 +31,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -193,28 +193,37 @@ class _Client(mqtt.Client):
         return rc
 
 
-def subscriptions(sites: list[str], shared_group: str | None) -> list[tuple[str, int]]:
-    """The topic filters (and QoS) the server subscribes to.
+def subscriptions(
+    sites: list[str], shared_group: str | None, part: Literal["all", "plain", "shared"] = "all"
+) -> list[tuple[str, int]]:
+    """The topic filters (and QoS) the server subscribes to: `all`, or the `shared` ones (camera
+    states and positions, split between replicas) and the `plain` ones (the rest) apart.
 
     >>> subscriptions(["+"], "hallwatch-server")[0]
     ('$share/hallwatch-server/hallwatch/+/cameras/+/state', 0)
+    >>> len(subscriptions(["+"], "g", "shared")), len(subscriptions(["+"], "g", "plain"))
+    (4, 6)
     """
     result: list[tuple[str, int]] = []
     for site in sites:
         base = f"{TOPIC_ROOT}/{site}"
         share = f"$share/{shared_group}/" if shared_group else ""
-        result += [
-            (f"{share}{base}/cameras/+/state", 0),
-            (f"{share}{base}/cameras/+/positions", 0),
-            (f"{share}{base}/nodes/+/floor", 0),
-            (f"{share}{base}/nodes/+/floor_positions", 0),
-            (f"{base}/cameras/+/events", 1),
-            (f"{base}/nodes/+/floor_events", 1),
-            (f"{base}/nodes/+/status", 1),
-            (f"{base}/nodes/+/health", 0),
-            (f"{base}/nodes/+/layout", 1),
-            (f"{base}/nodes/+/snapshot", 1),
-        ]
+        if part != "plain":
+            result += [
+                (f"{share}{base}/cameras/+/state", 0),
+                (f"{share}{base}/cameras/+/positions", 0),
+                (f"{share}{base}/nodes/+/floor", 0),
+                (f"{share}{base}/nodes/+/floor_positions", 0),
+            ]
+        if part != "shared":
+            result += [
+                (f"{base}/cameras/+/events", 1),
+                (f"{base}/nodes/+/floor_events", 1),
+                (f"{base}/nodes/+/status", 1),
+                (f"{base}/nodes/+/health", 0),
+                (f"{base}/nodes/+/layout", 1),
+                (f"{base}/nodes/+/snapshot", 1),
+            ]
     return result
 
 
@@ -233,6 +242,7 @@ class MqttIngestClient:
         metrics: Metrics,
         *,
         clock: Callable[[], float] = time.time,
+        part: Literal["all", "plain", "shared"] = "all",
     ) -> None:
         self._address = address
         self._settings = settings
@@ -262,7 +272,7 @@ class MqttIngestClient:
         self._client.on_subscribe = self._on_subscribe
         if isinstance(self._client, _Client):
             self._client.deliver_many = self._on_publishes
-        self._topics = subscriptions(settings.sites, address.shared_group)
+        self._topics = subscriptions(settings.sites, address.shared_group, part)
         # Called (on a thread of its own) after connecting without the old session: the broker lost
         # it or it expired, and with it whatever was queued for the server (see `ask_to_resend`).
         self.on_new_session: Callable[[], None] | None = None

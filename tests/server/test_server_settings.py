@@ -106,3 +106,28 @@ def test_secrets_do_not_show_in_repr() -> None:
     settings = Settings(secret_key=GOOD_SECRET, mqtt={"url": "mqtt://u:topsecret@h"})  # type: ignore[arg-type]
     assert GOOD_SECRET not in repr(settings)
     assert "topsecret" not in repr(settings.broker())
+
+
+def test_the_shared_subscription_gets_a_connection_of_its_own_only_when_asked() -> None:
+    url = "mqtt://server-a:secret-a@broker.lan:1883"
+    assert Settings(mqtt={"url": url}).shared_broker() is None  # type: ignore[arg-type]
+    own = Settings(mqtt={"url": url, "shared_connection": True}).shared_broker()  # type: ignore[arg-type]
+    assert own is not None and (own.username, own.password, own.shared_group) == (
+        "server-a",
+        "secret-a",
+        "hallwatch-server",
+    )
+    # a broker that makes the user name the client id needs a second user for it
+    second = Settings(
+        mqtt={  # type: ignore[arg-type]
+            "url": url,
+            "shared_connection": True,
+            "shared_username": "server-a-shared",
+            "shared_password": "secret-b",
+        }
+    ).shared_broker()
+    assert second is not None and (second.username, second.password) == ("server-a-shared", "secret-b")
+    # no shared subscription (MQTT 3.1.1, or no group): nothing to split, one connection
+    plain = {"url": url, "shared_connection": True}
+    assert Settings(mqtt=plain | {"protocol": "3.1.1"}).shared_broker() is None  # type: ignore[arg-type]
+    assert Settings(mqtt=plain | {"shared_group": None}).shared_broker() is None  # type: ignore[arg-type]

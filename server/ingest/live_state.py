@@ -13,13 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from server.alerts.model import ZoneSpec
 from server.settings import AlertRules
 
 Level = Literal["ok", "warning", "over", "critical", "unknown"]
+
+#: A camera state this much older than the camera's latest is taken as arriving out of order (replicas
+#: relay each other's states) and skipped; older still, as a camera whose clock was set back.
+OUT_OF_ORDER_S = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,9 @@ class LiveState:
             touched: dict[tuple[str, str], datetime] = {}
             for cam in states:
                 state = self._sites.setdefault(cam.site, _Site())
+                current = state.cameras.get(cam.camera)
+                if current is not None and timedelta(0) < current.ts - cam.ts < OUT_OF_ORDER_S:
+                    continue  # an older state that came later (through another replica)
                 state.cameras[cam.camera] = cam
                 for zone, count in cam.zones.items():
                     state.counts.setdefault(zone, {})[cam.camera] = (count, cam.received_at)

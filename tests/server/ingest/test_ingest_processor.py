@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from support.contract import Node, topic_of
 from support.processes import unique, wait_until
 
 from hallwatch.contract import camera_topic, node_topic
-from server.ingest.live_state import LiveState
+from server.ingest.live_state import CameraNow, LiveState
 from server.ingest.processor import IngestProcessor, RawMessage
 from server.live.hub import LiveHub, LiveMessage
 from server.metrics import Metrics
@@ -241,3 +242,27 @@ def test_a_camera_s_target_rate_and_adaptive_bounds_are_stored_from_health(rig: 
     rig.feed(node.health().model_copy(update={"cameras": [fixed]}))
     (camera,) = rig.store.nodes.cameras(rig.site)
     assert (camera.target_fps, camera.min_fps, camera.max_fps) == (5.0, None, None)
+
+
+def test_other_replicas_cameras_reach_the_live_state_in_time_order(rig: Rig) -> None:
+    node = Node(rig.site)
+    rig.feed(node.layout())
+    now = datetime.now(UTC)
+    rig.feed(node.state({"w1": 2}, camera="cam-1", ts=now))
+
+    def relayed(count: int, ts: datetime) -> None:
+        camera = CameraNow(rig.site, "cam-2", node.node, count, 0, ts, datetime.now(UTC), {"w2": count})
+        rig.processor.take_remote_cameras([camera])
+        rig.processor.run_round(wait_s=0.0)
+
+    def count(zone: str) -> int | None:
+        return next(z.count for z in rig.live.zones(rig.site, datetime.now(UTC)) if z.zone == zone)
+
+    relayed(1, now)
+    assert (count("w1"), count("w2")) == (2, 1)
+    relayed(0, now - timedelta(seconds=1))  # older, arriving later through another replica: skipped
+    assert count("w2") == 1
+    relayed(2, now + timedelta(seconds=1))
+    assert count("w2") == 2
+    # the live state only: the other replica's engine judges its cameras, and nothing is stored twice
+    assert rig.metric("hallwatch_ingest_messages_total", kind="state") == 1

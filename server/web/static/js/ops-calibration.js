@@ -67,6 +67,7 @@ const state = {
   previewSeq: 0,
   previewTimer: 0,
   waiting: null, // a waitForApplied() in progress
+  taking: false, // a snapshot request in progress: its status line is the one to show
 };
 
 function svg(tag, attrs = {}) {
@@ -175,6 +176,7 @@ function describe(status) {
 async function loadLatestSnapshot() {
   try {
     const latest = await api(`nodes/${state.site}/${state.node}/cameras/${state.camera}/snapshot`);
+    if (state.taking) return; // a new one was asked for meanwhile
     const frame = { width: latest.frame_width, height: latest.frame_height };
     if (latest.status === "ready" && (await loadImage(frame, latest.request_id))) {
       showStatus(els.snapshotStatus, "ok", `Last snapshot: ${describe(latest)}. Take a new one if the view changed.`);
@@ -183,12 +185,14 @@ async function loadLatestSnapshot() {
   } catch (error) {
     if (error.status === 401) return;
   }
+  if (state.taking) return;
   showStatus(els.snapshotStatus, "idle", "No picture yet: take a snapshot of the camera (people are blurred on the node unless you untick it).");
 }
 
 async function takeSnapshot() {
   if (!state.node || !state.camera) return;
   els.snapshot.disabled = true;
+  state.taking = true;
   const blur = els.blur.checked;
   showStatus(els.snapshotStatus, "busy", `Asking ${state.node} for a picture of ${state.camera}${blur ? " (people blurred)" : ""}…`);
   try {
@@ -213,6 +217,7 @@ async function takeSnapshot() {
   } catch (error) {
     if (error.status !== 401) showStatus(els.snapshotStatus, "error", `No snapshot: ${error.message}`);
   } finally {
+    state.taking = false;
     els.snapshot.disabled = false;
     // A sharp picture is one-off: the next one is blurred again unless ops untick it again.
     /** @type {HTMLInputElement} */ (els.blur).checked = true;

@@ -157,11 +157,14 @@ class TrackingConfig(Strict):
 class AdaptiveRateConfig(Strict):
     """A frame rate that follows what the camera's zones need (`vision.frame_rate`), within bounds."""
 
+    # 5 by default: on vtest.avi at imgsz 960 the tracker loses walking people between frames further
+    # apart (hall count against every frame: -0.81 at 5 frames/s, -2.23 at 2; benchmarks/adaptive_rate.py).
     min_fps: float = Field(
-        default=1.0,
+        default=5.0,
         gt=0.0,
         le=60.0,
-        description="frames per second when nothing in view needs more (empty, or far under every limit)",
+        description="frames per second when nothing in view needs more (empty, or far under every limit); "
+        "below 5 the tracker loses walking people between frames",
     )
     max_fps: float = Field(
         default=10.0,

@@ -19,7 +19,20 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from server.api import alerts, audit, auth, events, export, insights, nodes, quarantine, sites, system, users
+from server.api import (
+    alerts,
+    audit,
+    auth,
+    events,
+    export,
+    insights,
+    nodes,
+    overview,
+    quarantine,
+    sites,
+    system,
+    users,
+)
 from server.api import calibration as ops_calibration
 from server.api import cameras as site_cameras
 from server.api import live as live_stream
@@ -165,7 +178,7 @@ def create_app(
             swagger_favicon_url="/static/vendor/swagger-ui-dist/favicon-32x32.png",
         )
 
-    for module in (auth, alerts, sites, nodes, events, export, users, live_stream, system):
+    for module in (auth, alerts, sites, overview, nodes, events, export, users, live_stream, system):
         app.include_router(module.router)
     app.include_router(ops_calibration.router)  # ops: calibration, zones, node config views
     app.include_router(site_cameras.router)  # cameras on the floor: coverage, overlaps, agreement

@@ -121,8 +121,16 @@ def run(
 @click.option(
     "--role", type=click.Choice(["guide", "manager", "ops"]), required=True, help="What they may do."
 )
+@click.option(
+    "--site",
+    "sites",
+    multiple=True,
+    help="A site (hall) the role holds on; repeat for several. Without: every site.",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-def create_user(config_path: Path | None, username: str, role: str, password_stdin: bool) -> None:
+def create_user(
+    config_path: Path | None, username: str, role: str, sites: tuple[str, ...], password_stdin: bool
+) -> None:
     """Add a user who can log in to the pages and the API."""
     from datetime import UTC, datetime
 
@@ -133,17 +141,19 @@ def create_user(config_path: Path | None, username: str, role: str, password_std
 
     password = _read_password(password_stdin)
     try:
-        UserCreate.model_validate({"username": username, "password": password, "role": role})
+        body = UserCreate.model_validate(
+            {"username": username, "password": password, "role": role, "sites": list(sites) or None}
+        )
     except ValueError as exc:
         raise click.ClickException(f"invalid user: {exc}") from None
     store = open_store(_load(config_path).database_url)
     try:
-        store.users.create(username, hash_password(password), role, datetime.now(UTC))
+        store.users.create(username, hash_password(password), role, datetime.now(UTC), body.sites)
     except UserExists as exc:
         raise click.ClickException(f"{exc}; use `hallwatch server set-password` to change it") from None
     finally:
         store.close()
-    click.echo(f"created {role} user {username}")
+    click.echo(f"created {role} user {username} on {', '.join(sites) if sites else 'every site'}")
 
 
 @cli.command("set-password")
@@ -172,7 +182,7 @@ def set_password(config_path: Path | None, username: str, password_stdin: bool) 
 @cli.command("list-users")
 @_settings_option
 def list_users(config_path: Path | None) -> None:
-    """Show the users, their roles and last logins."""
+    """Show the users, their roles, the sites they hold on and last logins."""
     from server.store import open_store
 
     store = open_store(_load(config_path).database_url)
@@ -180,7 +190,8 @@ def list_users(config_path: Path | None) -> None:
         for user in store.users.all():
             state = " (disabled)" if user.disabled else ""
             last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
-            click.echo(f"{user.username:20} {user.role:8} last login {last}{state}")
+            sites = ",".join(user.sites) if user.sites is not None else "every site"
+            click.echo(f"{user.username:20} {user.role:8} {sites:24} last login {last}{state}")
     finally:
         store.close()
 

@@ -8,14 +8,14 @@ be sent by another site, a cookie can.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from server.auth.roles import Permission, allows
+from server.auth.roles import EVERY_SITE, Permission, allows
 from server.auth.tokens import TokenClaims, TokenError, read_token
 from server.services import Services
 from server.settings import Settings
@@ -39,6 +39,20 @@ class AuthUser:
     role: str
     claims: TokenClaims
     via: str  # "bearer" or "cookie"
+    sites: frozenset[str] | None = None  # the sites the role holds on; None: every site
+
+    def sees(self, site: str) -> bool:
+        """Whether this user's role holds on `site`."""
+        return self.sites is None or site in self.sites
+
+    def visible(self, sites: Iterable[str]) -> list[str]:
+        """The ones of `sites` this user's role holds on, in order."""
+        return [s for s in sites if self.sees(s)]
+
+    @property
+    def site_list(self) -> list[str] | None:
+        """The sites the role holds on, sorted (None: every site), for a query's filter."""
+        return None if self.sites is None else sorted(self.sites)
 
 
 def get_services(request: Request) -> Services:
@@ -82,7 +96,8 @@ def authenticate(services: Services, token: str | None, via: str) -> AuthUser:
         raise _unauthorized("this login is no longer valid; log in again")
     if services.store.users.token_revoked(claims.token_id):
         raise _unauthorized("this login ended (logged out); log in again")
-    return AuthUser(user.id, user.username, user.role, claims, via)
+    sites = None if user.sites is None else frozenset(user.sites)
+    return AuthUser(user.id, user.username, user.role, claims, via, sites)
 
 
 def presented_token(headers: Mapping[str, str], cookies: Mapping[str, str]) -> tuple[str | None, str]:
@@ -113,18 +128,46 @@ def current_user(
 CurrentUser = Annotated[AuthUser, Depends(current_user)]
 
 
-def require(permission: Permission) -> Callable[[AuthUser], AuthUser]:
-    """A dependency that lets through only users whose role has ``permission`` (else 403)."""
+def require(permission: Permission) -> Callable[[Request, AuthUser], AuthUser]:
+    """A dependency that lets through only users whose role has ``permission`` (else 403) and, for
+    a route about a site (a ``site`` in its path or query), holds on that site (else 403).
+    Permissions over the whole service (users, metrics, dead letters) need a role on every site."""
 
-    def check(user: CurrentUser) -> AuthUser:
+    def check(request: Request, user: CurrentUser) -> AuthUser:
         if not allows(user.role, permission):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"the {user.role} role may not do this ({permission})"
             )
+        if user.sites is not None and permission in EVERY_SITE:
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"{permission} needs a role on every site; yours holds on some"
+            )
+        check_sites(user, [request.path_params.get("site"), *request.query_params.getlist("site")])
         return user
 
     check.__name__ = f"require_{permission.name.lower()}"
     return check
+
+
+def every_site(user: AuthUser) -> None:
+    """Refuse (403) a user whose role holds on some sites only.
+
+    Raises:
+        HTTPException: 403.
+    """
+    if user.sites is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a role on every site; yours holds on some")
+
+
+def check_sites(user: AuthUser, sites: Iterable[str | None]) -> None:
+    """Refuse (403) a request about a site the user's role does not hold on.
+
+    Raises:
+        HTTPException: 403 naming the site.
+    """
+    for site in sites:
+        if site is not None and not user.sees(site):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"your role does not hold on site {site!r}")
 
 
 AlertsReader = Annotated[AuthUser, Depends(require(Permission.ALERTS_READ))]

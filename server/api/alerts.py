@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, HTTPException, Path, Query, status
 from server.alerts.model import RuleName, Severity
 from server.api.params import ApiTime, Limit, NameQuery, Offset, SiteQuery
 from server.db.tables import Alert
-from server.deps import AlertsActor, AlertsReader, ServicesDep
+from server.deps import AlertsActor, AlertsReader, AuthUser, ServicesDep
 from server.ingest.processor import alert_messages
 from server.schemas.alerts import AlertActionIn, AlertOut, AlertPage, AlertStatus
 from server.services import Services
@@ -44,6 +44,7 @@ def list_alerts(
     """Alerts, newest first. Repeat ``status``, ``rule`` or ``severity`` to match any of several."""
     flt = AlertFilter(
         site=site,
+        sites=user.site_list,
         status=status_ or (),
         rule=rule or (),
         severity=severity or (),
@@ -62,10 +63,19 @@ def list_alerts(
 
 @router.get("/{alert_id}", responses={404: {"description": "no such alert"}})
 def get_alert(alert_id: AlertId, user: AlertsReader, services: ServicesDep) -> AlertOut:
+    return AlertOut.model_validate(_visible_alert(services, user, alert_id))
+
+
+def _visible_alert(services: Services, user: AuthUser, alert_id: int) -> Alert:
+    """The alert, if the user's role holds on its site (else 404, as if there were none: a guide of
+    one hall learns nothing of another's alerts)."""
     try:
-        return AlertOut.model_validate(services.store.alerts.get(alert_id))
+        row = services.store.alerts.get(alert_id)
     except AlertNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    if not user.sees(row.site):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    return row
 
 
 _ACT_RESPONSES: dict[int | str, dict[str, str]] = {
@@ -82,6 +92,7 @@ def acknowledge_alert(
     body: Annotated[AlertActionIn | None, Body()] = None,
 ) -> AlertOut:
     """Take an open alert ("I'm on it"); everyone's pages show who took it."""
+    _visible_alert(services, user, alert_id)
     return _act(services, services.store.alerts.acknowledge, alert_id, user.username, body)
 
 
@@ -93,6 +104,7 @@ def resolve_alert(
     body: Annotated[AlertActionIn | None, Body()] = None,
 ) -> AlertOut:
     """Resolve an alert by hand. It stays resolved until its condition clears and comes back."""
+    _visible_alert(services, user, alert_id)
     return _act(services, services.store.alerts.resolve, alert_id, user.username, body)
 
 

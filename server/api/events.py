@@ -30,7 +30,9 @@ def list_events(
     offset: Offset = 0,
 ) -> EventPage:
     """Events newest first; ``start``/``end`` filter on the edge's frame time."""
-    flt = EventFilter(site=site, types=type_ or (), camera=camera, zone=zone, start=start, end=end)
+    flt = EventFilter(
+        site=site, sites=user.site_list, types=type_ or (), camera=camera, zone=zone, start=start, end=end
+    )
     rows, total = services.store.history.events(flt, limit, offset)
     return EventPage(
         items=[EventOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset

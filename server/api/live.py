@@ -14,8 +14,9 @@ cookie (pages) or ``Authorization: Bearer`` (scripts). Messages, each a JSON obj
 - ``ping``: ``{server_time}`` every 15 s; a page that hears nothing for 30 s should reconnect;
 - ``bye``: ``{reason}`` just before the server closes the stream.
 
-Close codes: 4401 not logged in (or the login expired), 4403 not allowed (role, or a cookie sent
-from a foreign origin), 1013 the client fell too far behind (reconnect).
+Close codes: 4401 not logged in (or the login expired), 4403 not allowed (role, a site the role does
+not hold on, or a cookie sent from a foreign origin), 1013 the client fell too far behind
+(reconnect). A user whose role holds on some sites only gets those sites' messages.
 """
 
 from __future__ import annotations
@@ -85,7 +86,11 @@ async def live(websocket: WebSocket) -> None:
     if refused:
         await _refuse(websocket, 4403, f"the {user.role} role may not subscribe to {', '.join(refused)}")
         return
-    sites = websocket.query_params.getlist("site") or None
+    sites = websocket.query_params.getlist("site") or user.site_list
+    foreign = [s for s in sites or () if not user.sees(s)]
+    if foreign:
+        await _refuse(websocket, 4403, f"your role does not hold on site {', '.join(foreign)}")
+        return
     await websocket.accept()
     sub = services.hub.subscribe(wanted, sites)
     try:

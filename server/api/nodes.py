@@ -37,6 +37,7 @@ def list_nodes(user: NodesReader, services: ServicesDep, site: SiteQuery = None)
     return [
         node_out(n, [c for c in cameras if c.site == n.site and c.node == n.node], services, now)
         for n in services.store.nodes.nodes(site)
+        if user.sees(n.site)
     ]
 
 
@@ -95,10 +96,10 @@ def withdraw_config(site: SitePath, node: NodePath, user: NodesWriter, services:
 
 @router.get("/cameras")
 def list_cameras(user: NodesReader, services: ServicesDep, site: SiteQuery = None) -> list[CameraOut]:
-    return [CameraOut.model_validate(c) for c in services.store.nodes.cameras(site)]
+    return [CameraOut.model_validate(c) for c in services.store.nodes.cameras(site) if user.sees(c.site)]
 
 
 @router.get("/zones")
 def list_zones(user: ZonesReader, services: ServicesDep, site: SiteQuery = None) -> list[ZoneOut]:
     """Zones from the nodes' layouts, with polygons in floor metres."""
-    return [ZoneOut.model_validate(z) for z in services.store.nodes.zones(site)]
+    return [ZoneOut.model_validate(z) for z in services.store.nodes.zones(site) if user.sees(z.site)]

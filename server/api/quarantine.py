@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from server.api.nodes import node_out
 from server.api.params import Limit, NodePath, Offset, SitePath, SiteQuery
 from server.db.tables import DeadLetter, NodeCandidate
-from server.deps import NodesWriter, ServicesDep
+from server.deps import NodesWriter, ServicesDep, every_site
 from server.schemas.nodes import NodeOut
 from server.schemas.quarantine import CandidateOut, DeadLetterOut, DeadLetterPage, DeadLettersDeleted
 from server.store.quarantine import CandidateGone
@@ -65,7 +65,9 @@ def list_dead_letters(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> DeadLetterPage:
-    """Messages ingest refused or could not store, newest first (at most 10,000 are kept)."""
+    """Messages ingest refused or could not store, newest first (at most 10,000 are kept). Only for
+    ops of every site: a refused message may name no site, or the wrong one."""
+    every_site(user)
     rows, total = services.store.quarantine.dead_letters(site, node, limit, offset)
     return DeadLetterPage(items=[dead_letter_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
@@ -74,6 +76,7 @@ def list_dead_letters(
 def delete_dead_letter(
     letter_id: Annotated[int, Path(ge=1, le=2**62)], user: NodesWriter, services: ServicesDep
 ) -> DeadLettersDeleted:
+    every_site(user)
     deleted = services.store.quarantine.delete_dead_letters([letter_id])
     if not deleted:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dead letter {letter_id}")
@@ -85,6 +88,7 @@ def delete_dead_letters(
     user: NodesWriter, services: ServicesDep, site: SiteQuery = None
 ) -> DeadLettersDeleted:
     """Delete every dead letter (of one site, with ``site``)."""
+    every_site(user)
     deleted = services.store.quarantine.delete_dead_letters(None, site)
     log.info("%s deleted %d dead letters%s", user.username, deleted, f" of {site}" if site else "")
     return DeadLettersDeleted(deleted=deleted)
@@ -93,7 +97,7 @@ def delete_dead_letters(
 @router.get("/quarantine/nodes")
 def list_candidates(user: NodesWriter, services: ServicesDep, site: SiteQuery = None) -> list[CandidateOut]:
     """Nodes the server heard from that ops have not accepted: their messages are held, not stored."""
-    return [candidate_out(c) for c in services.store.quarantine.candidates(site)]
+    return [candidate_out(c) for c in services.store.quarantine.candidates(site) if user.sees(c.site)]
 
 
 _GONE: dict[int | str, dict[str, Any]] = {404: {"description": "no such node waits to be accepted"}}

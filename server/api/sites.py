@@ -48,7 +48,7 @@ def list_sites(user: ZonesReader, services: ServicesDep) -> list[SiteOut]:
     """Every site a node has reported from."""
     nodes = services.store.nodes.nodes()
     zones = services.store.nodes.zones()
-    names = sorted({n.site for n in nodes} | set(services.live.sites()))
+    names = user.visible(sorted({n.site for n in nodes} | set(services.live.sites())))
     return [
         SiteOut(site=s, nodes=sum(n.site == s for n in nodes), zones=sum(z.site == s for z in zones))
         for s in names

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
 from server.auth.roles import Permission, allows
-from server.deps import SESSION_COOKIE, RulesReader, ServicesDep, authenticate
+from server.deps import SESSION_COOKIE, RulesReader, ServicesDep, authenticate, every_site
 from server.schemas.system import HealthOut
 
 router = APIRouter(tags=["system"])
@@ -77,6 +77,7 @@ def metrics(
     user = authenticate(services, presented or request.cookies.get(SESSION_COOKIE), "bearer")
     if not allows(user.role, Permission.METRICS_READ):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {user.role} role may not read metrics")
+    every_site(user)  # the metrics name every site
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -11,7 +11,7 @@ from server.auth.passwords import hash_password
 from server.deps import ServicesDep, UsersManager
 from server.schemas.auth import UserCreate, UserOut, UserUpdate
 from server.services import Services
-from server.store.users import UserExists, UserNotFound
+from server.store.users import UNSET, UserExists, UserNotFound
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -27,33 +27,44 @@ def list_users(user: UsersManager, services: ServicesDep) -> list[UserOut]:
 def create_user(body: UserCreate, user: UsersManager, services: ServicesDep) -> UserOut:
     try:
         row = services.store.users.create(
-            body.username, hash_password(body.password), body.role, services.clock()
+            body.username, hash_password(body.password), body.role, services.clock(), body.sites
         )
     except UserExists as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    log.info("%s created user %s (%s)", user.username, row.username, row.role)
+    log.info(
+        "%s created user %s (%s on %s)", user.username, row.username, row.role, row.sites or "every site"
+    )
     return UserOut.model_validate(row)
 
 
 def _keep_an_ops(services: Services, user_id: int, *, losing_ops: bool) -> None:
+    """Refuse (409) to take away the last ops user of every site: nobody could manage users then."""
     target = services.store.users.by_id(user_id)
     if target is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no user {user_id}")
     if (
         losing_ops
         and target.role == "ops"
+        and target.sites is None
         and not target.disabled
-        and services.store.users.count_role("ops") <= 1
+        and services.store.users.count_role("ops", every_site=True) <= 1
     ):
-        raise HTTPException(status.HTTP_409_CONFLICT, "this is the last ops user; create another one first")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "this is the last ops user of every site; create another one first"
+        )
 
 
 @router.patch(
     "/{user_id}", responses={404: {"description": "no such user"}, 409: {"description": "the last ops user"}}
 )
 def update_user(user_id: UserId, body: UserUpdate, user: UsersManager, services: ServicesDep) -> UserOut:
-    """Change a role, password or disable a user; their current logins end."""
-    losing = (body.role is not None and body.role != "ops") or body.disabled is True
+    """Change a role, its sites, a password or disable a user; their current logins end."""
+    new_sites = "sites" in body.model_fields_set
+    losing = (
+        (body.role is not None and body.role != "ops")
+        or body.disabled is True
+        or (new_sites and body.sites is not None)
+    )
     _keep_an_ops(services, user_id, losing_ops=losing)
     try:
         row = services.store.users.update(
@@ -61,6 +72,7 @@ def update_user(user_id: UserId, body: UserUpdate, user: UsersManager, services:
             role=body.role,
             password_hash=hash_password(body.password) if body.password is not None else None,
             disabled=body.disabled,
+            sites=body.sites if new_sites else UNSET,
         )
     except UserNotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None

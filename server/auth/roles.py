@@ -58,6 +58,10 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
 }
 
 
+#: What concerns the whole service, not one site: only users whose role holds on every site.
+EVERY_SITE = frozenset({Permission.USERS_MANAGE, Permission.METRICS_READ})
+
+
 def allows(role: str, permission: Permission) -> bool:
     """Whether ``role`` has ``permission`` (unknown roles have none)."""
     return permission in ROLE_PERMISSIONS.get(role, frozenset())

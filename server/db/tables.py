@@ -41,6 +41,8 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
+    # The sites the role holds on (null: every site, the district's own staff).
+    sites: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]

@@ -43,6 +43,7 @@ class AlertConflict(ValueError):
 @dataclass(frozen=True, slots=True)
 class AlertFilter:
     site: str | None = None
+    sites: Sequence[str] | None = None  # only these sites (None: every site)
     status: Sequence[str] = ()
     rule: Sequence[str] = ()
     severity: Sequence[str] = ()
@@ -280,6 +281,18 @@ class AlertStore:
             rows = _orm(conn, stmt.limit(limit).offset(offset))
         return rows, total
 
+    def open_counts(self, sites: Sequence[str]) -> dict[tuple[str, str, str], int]:
+        """Open and acknowledged alerts of `sites`, counted per (site, status, severity)."""
+        if not sites:
+            return {}
+        stmt = (
+            select(Alert.site, Alert.status, Alert.severity, func.count())
+            .where(Alert.site.in_(list(sites)), Alert.status.in_(["open", "acknowledged"]))
+            .group_by(Alert.site, Alert.status, Alert.severity)
+        )
+        with self._engine.connect() as conn:
+            return {(site, status, severity): n for site, status, severity, n in conn.execute(stmt)}
+
     def all(self, flt: AlertFilter) -> list[Alert]:
         """Every alert matching the filter, oldest first (for CSV export)."""
         with self._engine.connect() as conn:
@@ -293,6 +306,8 @@ def _conditions(flt: AlertFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.site is not None:
         conditions.append(Alert.site == flt.site)
+    if flt.sites is not None:
+        conditions.append(Alert.site.in_(list(flt.sites)))
     if flt.status:
         conditions.append(Alert.status.in_(list(flt.status)))
     if flt.rule:

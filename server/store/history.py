@@ -36,6 +36,7 @@ class _Cameras:
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     site: str | None = None
+    sites: Sequence[str] | None = None  # only these sites (None: every site)
     types: Sequence[str] = ()
     camera: str | None = None
     zone: str | None = None
@@ -258,6 +259,8 @@ def _event_conditions(flt: EventFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.site is not None:
         conditions.append(Event.site == flt.site)
+    if flt.sites is not None:
+        conditions.append(Event.site.in_(list(flt.sites)))
     if flt.types:
         conditions.append(Event.type.in_(list(flt.types)))
     if flt.camera is not None:

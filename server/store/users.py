@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
+from typing import Final
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,12 +23,27 @@ class UserNotFound(LookupError):
     """No user has that id or name."""
 
 
+class Unset(Enum):
+    """A keyword argument not given (None means something)."""
+
+    TOKEN = 0
+
+
+UNSET: Final = Unset.TOKEN
+
+
+def _sites(sites: Sequence[str] | None) -> list[str] | None:
+    return None if sites is None else sorted(set(sites))
+
+
 class UserStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, username: str, password_hash: str, role: str, at: datetime) -> User:
-        """Add a user.
+    def create(
+        self, username: str, password_hash: str, role: str, at: datetime, sites: Sequence[str] | None = None
+    ) -> User:
+        """Add a user whose role holds on `sites` (None: every site).
 
         Raises:
             UserExists: the name is taken.
@@ -34,6 +52,7 @@ class UserStore:
             username=username,
             password_hash=password_hash,
             role=role,
+            sites=_sites(sites),
             disabled=False,
             token_version=0,
             created_at=at,
@@ -64,8 +83,11 @@ class UserStore:
         role: str | None = None,
         password_hash: str | None = None,
         disabled: bool | None = None,
+        sites: Sequence[str] | None | Unset = UNSET,
     ) -> User:
-        """Change a user; a new password, role or disabling logs out their sessions.
+        """Change a user; a new password, role, sites or disabling logs out their sessions.
+
+        `sites`: the sites the role holds on (None: every site; not given: unchanged).
 
         Raises:
             UserNotFound: no such user.
@@ -77,6 +99,8 @@ class UserStore:
             values["password_hash"] = password_hash
         if disabled is not None:
             values["disabled"] = disabled
+        if not isinstance(sites, Unset):
+            values["sites"] = _sites(sites)
         if values:
             values["token_version"] = User.token_version + 1
             with write(self._engine) as conn:
@@ -116,8 +140,10 @@ class UserStore:
                 raise UserNotFound(f"no user {user_id}")
             session.delete(user)
 
-    def count_role(self, role: str) -> int:
+    def count_role(self, role: str, *, every_site: bool = False) -> int:
+        """Enabled users of `role` (with `every_site`: only those whose role holds on every site)."""
+        query = select(User.id).where(User.role == role, User.disabled.is_(False))
+        if every_site:
+            query = query.where(User.sites.is_(None))
         with Session(self._engine) as session:
-            return len(
-                session.execute(select(User.id).where(User.role == role, User.disabled.is_(False))).all()
-            )
+            return len(session.execute(query).all())

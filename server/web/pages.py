@@ -76,6 +76,8 @@ DASHBOARD = register(
     )
 )
 REPORT = register(NavItem("/report", "Report", frozenset({"manager"}), order=30))
+# The district overview: every hall the user's role holds on, at a glance.
+HALLS = register(NavItem("/halls", "Halls", frozenset({"manager", "ops"}), order=5))
 
 check_vendor()
 
@@ -229,6 +231,11 @@ def dashboard_page(request: Request) -> Response:
         page="dashboard",
         needs_vendor=True,
     )
+
+
+@router.get("/halls")
+def halls_page(request: Request) -> Response:
+    return render_page(request, "halls.html", title="Halls", roles=HALLS.roles, page="halls")
 
 
 @router.get("/report")

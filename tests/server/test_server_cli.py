@@ -146,3 +146,30 @@ def _get(url: str) -> object:
         return httpx.get(url, timeout=2).json()
     except httpx.HTTPError:
         return None
+
+
+def test_create_user_with_sites(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HALLWATCH_DATABASE_URL", sqlite_url)
+    runner = CliRunner()
+    args = ["server", "create-user", "gina", "--role", "guide", "--site", "hall-b", "--site", "hall-a"]
+    result = runner.invoke(root, [*args, "--password-stdin"], input="a-good-password\n")
+    assert result.exit_code == 0, result.output
+    assert "on hall-b, hall-a" in result.output
+    bad = runner.invoke(
+        root,
+        ["server", "create-user", "hugo", "--role", "guide", "--site", "../x", "--password-stdin"],
+        input="a-good-password\n",
+    )
+    assert bad.exit_code == 1 and "invalid user" in bad.output
+    listed = runner.invoke(root, ["server", "list-users"])
+    assert "hall-a,hall-b" in listed.output
+
+    from server.store import open_store
+
+    store = open_store(sqlite_url)
+    try:
+        gina = store.users.by_name("gina")
+        assert gina is not None and gina.sites == ["hall-a", "hall-b"]
+        assert store.users.by_name("hugo") is None
+    finally:
+        store.close()

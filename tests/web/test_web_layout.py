@@ -45,7 +45,7 @@ def ready(page: Page, name: str) -> None:
     if name == "guide":
         expect(page.locator("#live-dot")).to_have_attribute("data-state", "open")
         expect(page.locator(".alert-card").first).to_be_visible()
-    elif name in ("dashboard", "report", "floor"):
+    elif name in ("dashboard", "report", "floor", "halls"):
         expect(page.locator("body")).to_have_attribute("data-ready", "true")
 
 
@@ -66,6 +66,7 @@ def test_every_page_fits_its_screen_and_names_its_controls(
         ("guide", "guide", f"/guide?site={site}"),
         ("dashboard", "manager", f"/dashboard?site={site}"),
         ("report", "manager", f"/report?site={site}"),
+        ("halls", "manager", "/halls"),
         ("floor", "guide", f"/floor?site={site}"),
         ("not-your-page", "guide", f"/dashboard?site={site}"),
     ]

@@ -3,79 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from api_fixtures import Api
+from api_fixtures import ACCESS, PUBLIC, Api, concrete
 from server_support import SECRET
 
 from server.auth.tokens import issue_token
-
-# (method, path) -> roles allowed. Public: only login and the health check.
-ACCESS: dict[tuple[str, str], set[str]] = {
-    ("POST", "/api/v1/auth/logout"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/auth/me"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/alerts"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/alerts/{alert_id}"): {"guide", "manager", "ops"},
-    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {"guide", "manager", "ops"},
-    ("POST", "/api/v1/alerts/{alert_id}/resolve"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/sites"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/sites/{site}/occupancy"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/sites/{site}/history"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/heatmap"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/summary"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/layout"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/sites/{site}/queues"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/waits"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/event-counts"): {"manager"},
-    ("GET", "/api/v1/sites/{site}/accuracy"): {"manager"},
-    ("POST", "/api/v1/sites/{site}/count-checks"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/nodes"): {"manager", "ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}"): {"manager", "ops"},
-    ("POST", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
-    ("DELETE", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}/config"): {"ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}/config.yaml"): {"ops"},
-    ("POST", "/api/v1/nodes/{site}/{node}/zones"): {"ops"},
-    ("POST", "/api/v1/nodes/{site}/{node}/cameras/{camera}/calibration"): {"ops"},
-    ("POST", "/api/v1/nodes/{site}/{node}/cameras/{camera}/calibration/preview"): {"ops"},
-    ("POST", "/api/v1/nodes/{site}/{node}/snapshot"): {"ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}/snapshot/{request_id}"): {"ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}/cameras/{camera}/snapshot.jpg"): {"ops"},
-    ("GET", "/api/v1/nodes/{site}/{node}/cameras/{camera}/snapshot"): {"ops"},
-    ("GET", "/api/v1/cameras"): {"manager", "ops"},
-    ("GET", "/api/v1/sites/{site}/cameras"): {"manager", "ops"},
-    ("GET", "/api/v1/zones"): {"guide", "manager", "ops"},
-    ("GET", "/api/v1/events"): {"manager", "ops"},
-    ("GET", "/api/v1/export/occupancy.csv"): {"manager"},
-    ("GET", "/api/v1/export/events.csv"): {"manager"},
-    ("GET", "/api/v1/export/alerts.csv"): {"manager"},
-    ("GET", "/api/v1/users"): {"ops"},
-    ("POST", "/api/v1/users"): {"ops"},
-    ("PATCH", "/api/v1/users/{user_id}"): {"ops"},
-    ("DELETE", "/api/v1/users/{user_id}"): {"ops"},
-    ("GET", "/api/v1/rules"): {"manager", "ops"},
-    ("GET", "/metrics"): {"ops"},
-    ("GET", "/api/v1/dead-letters"): {"ops"},
-    ("DELETE", "/api/v1/dead-letters"): {"ops"},
-    ("DELETE", "/api/v1/dead-letters/{letter_id}"): {"ops"},
-    ("GET", "/api/v1/quarantine/nodes"): {"ops"},
-    ("POST", "/api/v1/quarantine/nodes/{site}/{node}/accept"): {"ops"},
-    ("DELETE", "/api/v1/quarantine/nodes/{site}/{node}"): {"ops"},
-}
-PUBLIC = {("POST", "/api/v1/auth/login"), ("GET", "/healthz")}
-
-
-def concrete(path: str, site: str) -> str:
-    return (
-        path.replace("{site}", site)
-        .replace("{node}", "edge-1")
-        .replace("{camera}", "cam-1")
-        .replace("{request_id}", "00000000-0000-0000-0000-000000000001")
-        .replace("{alert_id}", "999999")
-        .replace("{user_id}", "999999")
-        .replace("{letter_id}", "999999")
-        .replace("export/occupancy.csv", f"export/occupancy.csv?site={site}")
-        .replace("export/events.csv", f"export/events.csv?site={site}")
-        .replace("export/alerts.csv", f"export/alerts.csv?site={site}")
-    )
 
 
 def test_the_table_covers_every_endpoint(api: Api) -> None:

@@ -4,80 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from api_fixtures import Api
-from support.contract import Node
-
-from server.alerts.engine import layout_zones
-from server.alerts.model import AlertAction, AlertKey
-from server.store.ingest_writes import IngestBatch, OccupancyDelta
-
-T0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=1)
-
-
-def open_alert(api: Api, subject: str = "w1", rule: str = "window_over_limit", at: datetime = T0) -> int:
-    action = AlertAction(
-        "open",
-        AlertKey(api.site, rule, subject),
-        at.timestamp(),
-        value=3,
-        limit=2,
-        zone=subject,
-        message="=cmd|' /C calc'!A0",  # type: ignore[arg-type]
-    )
-    (row,), _ = api.store.alerts.apply([action], 300)
-    return row.id
-
-
-def seed(api: Api) -> Node:
-    """A node with a layout, health, a few states and events, and an hour of occupancy."""
-    node = Node(api.site)
-    layout = node.layout()
-    batch = IngestBatch()
-    batch.statuses[(api.site, "edge-1")] = (node.status(), T0)
-    batch.healths[(api.site, "edge-1")] = (
-        node.health({"cam-1": True}),
-        datetime.fromtimestamp(api.clock[0], UTC),
-    )
-    batch.layouts[(api.site, "edge-1")] = (layout, T0)
-    batch.events = [
-        (
-            node.event(
-                "person_entered", zone="door", people=[i], ts=datetime.fromtimestamp(api.clock[0] - 60, UTC)
-            ),
-            T0,
-        )
-        for i in range(3)
-    ] + [(node.event("spacing_violation_started", zone="w1", people=[1, 2], distance_m=0.5, ts=T0), T0)]
-    batch.occupancy["minute"] = {
-        (api.site, "w1", "cam-1", T0 + timedelta(minutes=m)): OccupancyDelta(
-            6, 6 * (m % 4), m % 4, 60.0 * (m % 4), 60.0
-        )
-        for m in range(60)
-    }
-    batch.occupancy["hour"] = {(api.site, "w1", "cam-1", T0): OccupancyDelta(360, 540, 3, 5400.0, 3600.0)}
-    day = T0.replace(hour=0, minute=0)
-    batch.occupancy["day"] = {
-        (api.site, "w1", "cam-1", day): OccupancyDelta(360, 540, 3, 5400.0, 3600.0),
-        (api.site, "w1", "cam-2", day): OccupancyDelta(10, 40, 4, 40.0, 10.0),
-    }
-    batch.heatmap = {(api.site, "cam-1", T0, 2, 3): 40}
-    api.store.ingest.write(batch)
-    api.server.live.set_layout(api.site, layout_zones(layout))
-    now = datetime.fromtimestamp(api.clock[0], UTC)
-    api.server.live.update_camera(
-        api.site,
-        "cam-1",
-        "edge-1",
-        ts=now,
-        received_at=now,
-        zones={"w1": 3, "w2": 0, "hall": 9},
-        people=12,
-        violations=1,
-    )
-    return node
+from api_fixtures import T0, Api, open_alert, seed
 
 
 def test_alerts_list_filter_acknowledge_resolve(api: Api) -> None:

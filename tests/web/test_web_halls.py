@@ -3,6 +3,7 @@ first, and nothing of the halls their role does not hold on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -66,6 +67,10 @@ def test_a_district_manager_sees_their_halls_the_crowded_one_first(
         options = page.locator("#site-select option")
         expect(options).to_have_count(2)
         assert sorted(options.all_inner_texts()) == sorted([quiet.site, crowded.site])
+        # a hall in the address that is not theirs is not opened: one of theirs is, with a word why
+        page.goto(f"/dashboard?site={foreign.site}")
+        expect(page.locator("#toasts")).to_contain_text(f"no role in hall {foreign.site}")
+        expect(page.locator("#site-select")).to_have_value(re.compile(f"^({quiet.site}|{crowded.site})$"))
         page.goto("/halls")
         expect(cards).to_have_count(2)
         screenshot(page, "halls")

@@ -32,8 +32,12 @@ export async function chooseSite() {
   } catch (error) {
     if (error.status === 401) throw error;
   }
+  // A user whose role holds on some halls only: a hall in the address outside them is not opened.
+  const granted = document.body.dataset.sites?.split(",");
+  const refused = asked && granted && !granted.includes(asked);
+  if (refused) toast(`You have no role in hall ${asked}; showing one of yours.`, "error", 8000);
   let site;
-  if (asked && SITE_PATTERN.test(asked)) {
+  if (asked && SITE_PATTERN.test(asked) && !refused) {
     site = asked;
   } else {
     const stored = localStorage.getItem(SITE_KEY);

@@ -39,7 +39,7 @@ class AuthUser:
     role: str
     claims: TokenClaims
     via: str  # "bearer" or "cookie"
-    sites: frozenset[str] | None = None  # the sites the role holds on; None: every site
+    sites: frozenset[str] | None  # the sites the role holds on; None: every site
 
     def sees(self, site: str) -> bool:
         """Whether this user's role holds on `site`."""
@@ -134,14 +134,7 @@ def require(permission: Permission) -> Callable[[Request, AuthUser], AuthUser]:
     Permissions over the whole service (users, metrics, dead letters) need a role on every site."""
 
     def check(request: Request, user: CurrentUser) -> AuthUser:
-        if not allows(user.role, permission):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"the {user.role} role may not do this ({permission})"
-            )
-        if user.sites is not None and permission in EVERY_SITE:
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, f"{permission} needs a role on every site; yours holds on some"
-            )
+        check_permission(user, permission)
         check_sites(user, [request.path_params.get("site"), *request.query_params.getlist("site")])
         return user
 
@@ -149,14 +142,19 @@ def require(permission: Permission) -> Callable[[Request, AuthUser], AuthUser]:
     return check
 
 
-def every_site(user: AuthUser) -> None:
-    """Refuse (403) a user whose role holds on some sites only.
+def check_permission(user: AuthUser, permission: Permission) -> None:
+    """Refuse (403) a user whose role lacks `permission`, or holds on some sites only where the
+    permission concerns the whole service (`EVERY_SITE`).
 
     Raises:
-        HTTPException: 403.
+        HTTPException: 403 with the reason.
     """
-    if user.sites is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this needs a role on every site; yours holds on some")
+    if not allows(user.role, permission):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {user.role} role may not do this ({permission})")
+    if user.sites is not None and permission in EVERY_SITE:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"{permission} needs a role on every site; yours holds on some"
+        )
 
 
 def check_sites(user: AuthUser, sites: Iterable[str | None]) -> None:
@@ -180,4 +178,5 @@ Exporter = Annotated[AuthUser, Depends(require(Permission.EXPORT))]
 NodesReader = Annotated[AuthUser, Depends(require(Permission.NODES_READ))]
 NodesWriter = Annotated[AuthUser, Depends(require(Permission.NODES_WRITE))]
 UsersManager = Annotated[AuthUser, Depends(require(Permission.USERS_MANAGE))]
+DeadLettersManager = Annotated[AuthUser, Depends(require(Permission.DEAD_LETTERS))]
 RulesReader = Annotated[AuthUser, Depends(require(Permission.SETTINGS_READ))]

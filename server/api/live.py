@@ -165,7 +165,9 @@ def _hello(services: Services, user: AuthUser, topics: list[str], sites: list[st
             for z in services.live.zones(site, now)
         ]
     if "alerts" in topics:
-        rows, _ = services.store.alerts.search(AlertFilter(status=("open", "acknowledged")), 1000, 0)
+        rows, _ = services.store.alerts.search(
+            AlertFilter(sites=sites, status=("open", "acknowledged")), 1000, 0
+        )
         alerts = [AlertOut.model_validate(r) for r in rows if sites is None or r.site in sites]
     return LiveHello(
         server_time=now,

@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from server.api.nodes import node_out
 from server.api.params import Limit, NodePath, Offset, SitePath, SiteQuery
 from server.db.tables import DeadLetter, NodeCandidate
-from server.deps import NodesWriter, ServicesDep, every_site
+from server.deps import DeadLettersManager, NodesWriter, ServicesDep
 from server.schemas.nodes import NodeOut
 from server.schemas.quarantine import CandidateOut, DeadLetterOut, DeadLetterPage, DeadLettersDeleted
 from server.store.quarantine import CandidateGone
@@ -58,7 +58,7 @@ def candidate_out(row: NodeCandidate) -> CandidateOut:
 
 @router.get("/dead-letters")
 def list_dead_letters(
-    user: NodesWriter,
+    user: DeadLettersManager,
     services: ServicesDep,
     site: SiteQuery = None,
     node: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")] = None,
@@ -67,16 +67,14 @@ def list_dead_letters(
 ) -> DeadLetterPage:
     """Messages ingest refused or could not store, newest first (at most 10,000 are kept). Only for
     ops of every site: a refused message may name no site, or the wrong one."""
-    every_site(user)
     rows, total = services.store.quarantine.dead_letters(site, node, limit, offset)
     return DeadLetterPage(items=[dead_letter_out(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
 @router.delete("/dead-letters/{letter_id}", responses={404: {"description": "no such dead letter"}})
 def delete_dead_letter(
-    letter_id: Annotated[int, Path(ge=1, le=2**62)], user: NodesWriter, services: ServicesDep
+    letter_id: Annotated[int, Path(ge=1, le=2**62)], user: DeadLettersManager, services: ServicesDep
 ) -> DeadLettersDeleted:
-    every_site(user)
     deleted = services.store.quarantine.delete_dead_letters([letter_id])
     if not deleted:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dead letter {letter_id}")
@@ -85,10 +83,9 @@ def delete_dead_letter(
 
 @router.delete("/dead-letters")
 def delete_dead_letters(
-    user: NodesWriter, services: ServicesDep, site: SiteQuery = None
+    user: DeadLettersManager, services: ServicesDep, site: SiteQuery = None
 ) -> DeadLettersDeleted:
     """Delete every dead letter (of one site, with ``site``)."""
-    every_site(user)
     deleted = services.store.quarantine.delete_dead_letters(None, site)
     log.info("%s deleted %d dead letters%s", user.username, deleted, f" of {site}" if site else "")
     return DeadLettersDeleted(deleted=deleted)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import text
 
-from server.auth.roles import Permission, allows
-from server.deps import SESSION_COOKIE, RulesReader, ServicesDep, authenticate, every_site
+from server.auth.roles import Permission
+from server.deps import SESSION_COOKIE, RulesReader, ServicesDep, authenticate, check_permission
 from server.schemas.system import HealthOut
 
 router = APIRouter(tags=["system"])
@@ -75,14 +75,18 @@ def metrics(
     ):
         return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
     user = authenticate(services, presented or request.cookies.get(SESSION_COOKIE), "bearer")
-    if not allows(user.role, Permission.METRICS_READ):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"the {user.role} role may not read metrics")
-    every_site(user)  # the metrics name every site
+    check_permission(user, Permission.METRICS_READ)  # the metrics name every site
     return Response(services.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 @router.get("/api/v1/rules")
 def rules(user: RulesReader, services: ServicesDep) -> dict[str, Any]:
-    """The alert rules and thresholds in force (from the settings)."""
+    """The alert rules and thresholds in force (from the settings); of the per-zone overrides, those
+    for every site and for the sites the user's role holds on."""
     data: dict[str, Any] = services.settings.alerts.model_dump(mode="json")
+    data["zones"] = {
+        key: value
+        for key, value in data["zones"].items()
+        if "/" not in key or user.sees(key.split("/", 1)[0])
+    }
     return data

@@ -23,6 +23,7 @@ class Permission(StrEnum):
     METRICS_READ = "metrics:read"
     LIVE_NODES = "live:nodes"  # node and event messages on the live stream
     SETTINGS_READ = "settings:read"  # the alert rules in force
+    DEAD_LETTERS = "dead-letters"  # messages ingest refused (they may name no site, or a wrong one)
 
 
 _EVERYONE = {Permission.ALERTS_READ, Permission.ALERTS_ACT, Permission.OCCUPANCY_READ, Permission.ZONES_READ}
@@ -53,13 +54,14 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.METRICS_READ,
             Permission.LIVE_NODES,
             Permission.SETTINGS_READ,
+            Permission.DEAD_LETTERS,
         }
     ),
 }
 
 
 #: What concerns the whole service, not one site: only users whose role holds on every site.
-EVERY_SITE = frozenset({Permission.USERS_MANAGE, Permission.METRICS_READ})
+EVERY_SITE = frozenset({Permission.USERS_MANAGE, Permission.METRICS_READ, Permission.DEAD_LETTERS})
 
 
 def allows(role: str, permission: Permission) -> bool:

@@ -57,7 +57,7 @@ class Subscription:
     def wants(self, msg: LiveMessage) -> bool:
         if msg.topic not in self.topics:
             return False
-        return self.sites is None or msg.site is None or msg.site in self.sites
+        return self.sites is None or msg.site in self.sites
 
 
 class LiveHub:

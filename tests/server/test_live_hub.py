@@ -63,6 +63,15 @@ async def test_subscribers_get_what_they_asked_for() -> None:
     assert '"id":2' in (await site_b_alerts.queue.get()).text  # type: ignore[union-attr]
 
 
+async def test_a_message_without_a_site_goes_only_to_those_of_every_site() -> None:
+    hub = LiveHub(Metrics())
+    hub.bind(asyncio.get_running_loop())
+    everything, site_b = hub.subscribe(["alerts"], None), hub.subscribe(["alerts"], ["b"])
+    hub.publish([LiveMessage("alerts", None, "{}", None)])
+    await asyncio.sleep(0)
+    assert (everything.queue.qsize(), site_b.queue.qsize()) == (1, 0)
+
+
 async def test_each_alert_version_goes_out_once() -> None:
     hub = LiveHub(Metrics())
     hub.bind(asyncio.get_running_loop())

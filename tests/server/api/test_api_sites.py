@@ -4,6 +4,7 @@ route and on the live stream; what concerns the whole service needs a role on ev
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import pytest
 from api_fixtures import ACCESS, Api, concrete, open_alert, seed
@@ -13,6 +14,7 @@ from support.processes import unique
 
 from server.auth.passwords import hash_password
 from server.ingest.processor import alert_messages
+from server.store.ingest_writes import CandidateSeen, IngestBatch
 
 #: What only a role on every site may do: users, metrics and the dead letters (which may name no site).
 EVERY_SITE = {
@@ -34,7 +36,15 @@ LISTS = [
     ("/api/v1/nodes", "manager"),
     ("/api/v1/cameras", "ops"),
     ("/api/v1/events", "manager"),
+    ("/api/v1/quarantine/nodes", "ops"),
 ]
+
+
+def waiting_node(api: Api) -> None:
+    """A node of the site that the server heard from and nobody accepted yet."""
+    batch = IngestBatch()
+    batch.candidates[(api.site, "edge-new")] = CandidateSeen(now(), now())
+    api.store.ingest.write(batch)
 
 
 def on_sites(api: Api, role: str, sites: list[str] | None) -> dict[str, str]:
@@ -87,6 +97,7 @@ def test_lists_show_only_the_sites_the_role_holds_on(api: Api) -> None:
     other = dataclasses.replace(api, site=unique("hall-b"))
     seed(api), seed(other)
     open_alert(api), open_alert(other)
+    waiting_node(api), waiting_node(other)
     for path, role in LISTS:
         mine = api.client.get(path, headers=on_sites(api, role, [api.site]))
         assert mine.status_code == 200, f"{path}: {mine.text}"
@@ -98,10 +109,16 @@ def test_lists_show_only_the_sites_the_role_holds_on(api: Api) -> None:
     assert sorted(s["site"] for s in sites) == sorted([api.site, other.site])
 
 
-def test_every_read_gives_nothing_of_a_site_the_role_does_not_hold_on(api: Api) -> None:
-    other = dataclasses.replace(api, site=unique("hall-b"))
+def test_every_read_gives_nothing_of_a_site_the_role_does_not_hold_on(make_api: Callable[..., Api]) -> None:
+    other_site = unique("hall-b")
+    overrides = {"zone-1": {"limit": 3}, f"{other_site}/w1": {"limit": 4}}
+    api = make_api(alerts={"zones": overrides})
+    other = dataclasses.replace(api, site=other_site)
     seed(api), seed(other)
     open_alert(api), open_alert(other)
+    waiting_node(api), waiting_node(other)
+    every = api.client.get("/api/v1/rules", headers=on_sites(api, "manager", None)).json()
+    assert set(every["zones"]) == set(overrides)  # the site's own override is there to be left out
     for (method, path), roles in sorted(ACCESS.items()):
         if method != "GET" or (method, path) in EVERY_SITE:
             continue

@@ -9,8 +9,6 @@ seen in `min_track_frames` frames (a detector's one-frame ghost is not a visitor
 disappears inside the hall, away from an entrance and from the image's edges, is most likely
 hidden behind someone: they are counted on at their predicted position (their last velocity carried
 forward) for `hidden_hold_s`, and a new track appearing close to that position takes their place.
-Two people held hidden closer together than two bodies can stand are one person whose track broke
-(a tracker that gave them an old id back, then lost them): only the one seen last is held.
 On vtest.avi (real people walking, yolo11n-pose at imgsz 1280, the demo hall) 47 of 49 people held
 this way came back: 36 under their own track id, 11 as a new track next to where they were held.
 """
@@ -31,9 +29,6 @@ from vision.zones import ZoneIndex
 IN_BAND_SETTLE_S = 1.0
 #: A new track this close (metres) to a hidden person's predicted position is taken to be them.
 REAPPEAR_RADIUS_M = 1.0
-#: Two people's centres are never this close (metres): two hidden people predicted this close are
-#: one person whose track broke.
-SAME_PLACE_M = 0.3
 #: A person last seen this close (metres) to an entrance line may have left: they are not kept.
 ENTRANCE_CLEARANCE_M = 1.0
 #: Walking is slower than this (m/s); faster velocity estimates are tracking noise.
@@ -155,7 +150,7 @@ class ZoneCounter:
             if not track.may_hide or t_s - track.last_seen_t_s > self.hidden_hold_s + _TIME_EPS_S:
                 del self._tracks[tid]
         hidden = [tid for tid in hidden if tid in self._tracks]
-        hidden_xy = self._one_per_place({tid: self._predicted(self._tracks[tid], t_s) for tid in hidden})
+        hidden_xy = {tid: self._predicted(self._tracks[tid], t_s) for tid in hidden}
 
         distances = self.zones.signed_distances(xy)
         may_hide = self._may_hide(xy, distances) & ~edge
@@ -231,19 +226,6 @@ class ZoneCounter:
 
     def _predicted(self, track: _Track, t_s: float) -> NDArray[np.float64]:
         return track.xy + track.velocity * (t_s - track.last_seen_t_s)
-
-    def _one_per_place(self, hidden_xy: dict[int, NDArray[np.float64]]) -> dict[int, NDArray[np.float64]]:
-        """Hidden people predicted closer together than two people can stand are one person whose
-        track broke: the one seen last is kept (a new track near them takes their place), the others
-        are dropped."""
-        kept: dict[int, NDArray[np.float64]] = {}
-        for tid in sorted(hidden_xy, key=lambda t: -self._tracks[t].last_seen_t_s):
-            xy = hidden_xy[tid]
-            if any(float(np.hypot(*(xy - other))) < SAME_PLACE_M for other in kept.values()):
-                del self._tracks[tid]
-            else:
-                kept[tid] = xy
-        return kept
 
     def _reappeared(
         self, xy: NDArray[np.float64], hidden_xy: dict[int, NDArray[np.float64]]

@@ -160,28 +160,6 @@ def test_a_new_track_near_a_hidden_person_takes_their_place(pipeline: HallPipeli
     assert [len(s.hidden) for s in states] == [0, 0, 0, 1, 0, 0, 0]
 
 
-def test_a_broken_track_hidden_twice_in_one_place_is_one_person(pipeline: HallPipeline) -> None:
-    # Seen on vtest.avi cut into two views: a person's old id came back on them while their new id was
-    # lost, then both were hidden at one place; when the new id returned, the old was held as a ghost.
-    frames = (
-        [people((1, 2.0, 2.5))] * 3  # at the window
-        + [people((5, 2.0, 3.7))] * 3  # id 1 lost; id 5 in the queue, too far to be them
-        + [people((1, 2.0, 3.7))]  # the tracker gives the person in the queue id 1 again
-        + [Detections.empty()]  # both ids hidden, 0.15 m apart
-        + [people((5, 2.0, 3.7))] * 3
-    )
-    states = run(pipeline, frames)
-    assert [len(s.hidden) for s in states[7:]] == [1, 0, 0, 0]
-    assert [s.zone_counts["queue-1"] for s in states[7:]] == [1, 1, 1, 1]  # not 2: id 1 held as a ghost
-
-
-def test_two_hidden_people_a_body_apart_are_both_held(pipeline: HallPipeline) -> None:
-    two = people((1, 1.6, 2.5), (2, 2.0, 2.5))  # 0.4 m apart: shoulder to shoulder
-    states = run(pipeline, [two] * 3 + [Detections.empty()] * 2)
-    assert [s.zone_counts["window-1"] for s in states] == [2] * 5
-    assert [len(s.hidden) for s in states] == [0, 0, 0, 2, 2]
-
-
 def test_edge_jitter_does_not_flip_the_count() -> None:
     pipeline = HallPipeline.from_config(
         hall_config(tracking={"min_track_frames": 1, "zone_settle_s": 0.0, "zone_margin_m": 0.2}), "cam-1"

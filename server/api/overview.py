@@ -10,6 +10,7 @@ from pydantic import Field
 
 from server.alerts.model import Severity
 from server.api.nodes import node_out
+from server.api.sites import hall_out, reported_sites
 from server.deps import OccupancyReader, ServicesDep
 from server.schemas.base import Out
 from server.schemas.occupancy import HallOut
@@ -38,7 +39,7 @@ def overview(user: OccupancyReader, services: ServicesDep) -> list[HallSummaryOu
     """Every hall the user's role holds on, one summary each (the district overview page)."""
     now = services.clock()
     nodes = services.store.nodes.nodes()
-    sites = user.visible(sorted({n.site for n in nodes} | set(services.live.sites())))
+    sites = user.visible(reported_sites(services, nodes))
     alerts = services.store.alerts.open_counts(sites)
     out = []
     for site in sites:
@@ -51,16 +52,7 @@ def overview(user: OccupancyReader, services: ServicesDep) -> list[HallSummaryOu
         out.append(
             HallSummaryOut(
                 site=site,
-                hall=HallOut(
-                    zone=hall.zone,
-                    count=hall.count,
-                    capacity=hall.limit,
-                    ratio=round(hall.count / hall.limit, 3)
-                    if hall.count is not None and hall.limit
-                    else None,
-                )
-                if hall is not None
-                else None,
+                hall=hall_out(hall),
                 zones_over=[
                     z.name or z.zone
                     for z in zones

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, status
 
 from server.api.params import MAX_SPAN, NAME_PATTERN, End, SitePath, Start, time_range
+from server.db.tables import Node
 from server.deps import HistoryReader, OccupancyReader, ServicesDep, ZonesReader
+from server.ingest.live_state import ZoneNow
 from server.ingest.occupancy import Buckets
 from server.schemas.base import Out
 from server.schemas.nodes import NodeLayoutOut, SiteLayoutOut, ZoneOut
@@ -38,6 +40,19 @@ class SiteOut(Out):
     zones: int
 
 
+def reported_sites(services: Services, nodes: list[Node]) -> list[str]:
+    """Every site a node has reported from (stored nodes, and live state), sorted."""
+    return sorted({n.site for n in nodes} | set(services.live.sites()))
+
+
+def hall_out(hall: ZoneNow | None) -> HallOut | None:
+    """The hall zone's count against its capacity (None: the site has no hall zone)."""
+    if hall is None:
+        return None
+    ratio = round(hall.count / hall.limit, 3) if hall.count is not None and hall.limit else None
+    return HallOut(zone=hall.zone, count=hall.count, capacity=hall.limit, ratio=ratio)
+
+
 def _known(services: Services, site: str) -> None:
     if site not in services.live.sites() and site not in services.store.nodes.sites():
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no site {site!r} has reported yet")
@@ -48,7 +63,7 @@ def list_sites(user: ZonesReader, services: ServicesDep) -> list[SiteOut]:
     """Every site a node has reported from."""
     nodes = services.store.nodes.nodes()
     zones = services.store.nodes.zones()
-    names = user.visible(sorted({n.site for n in nodes} | set(services.live.sites())))
+    names = user.visible(reported_sites(services, nodes))
     return [
         SiteOut(site=s, nodes=sum(n.site == s for n in nodes), zones=sum(z.site == s for z in zones))
         for s in names
@@ -72,14 +87,7 @@ def occupancy(site: SitePath, user: OccupancyReader, services: ServicesDep) -> S
         site=site,
         ts=now,
         zones=[ZoneOccupancyOut.model_validate(z) for z in zones],
-        hall=HallOut(
-            zone=hall.zone,
-            count=hall.count,
-            capacity=hall.limit,
-            ratio=round(hall.count / hall.limit, 3) if hall.count is not None and hall.limit else None,
-        )
-        if hall is not None
-        else None,
+        hall=hall_out(hall),
         cameras=[CameraNowOut.model_validate(c) for c in cameras],
         violations_now=sum(c.violations for c in recent),
         possible_violations_now=sum(c.possible_violations for c in recent),

@@ -94,20 +94,9 @@ class BatchWriter:
                 self._oldest = oldest
             self._pending.merge(batch)
             self._pending_acks.extend(acks)
-            overflow = len(self._pending.events) - MAX_PENDING_EVENTS
-            if overflow > 0:
-                del self._pending.events[:overflow]
-                # Which seqs went is not worth working out: confirm none of what waits, and the
-                # nodes send those events again later (the repeats are dropped by event_id).
-                self._pending.confirms.clear()
+            dropped = self._drop_overflow()
             self._ready.notify()
-        if overflow > 0:
-            self._metrics.dropped.labels(reason="store_unavailable").inc(overflow)
-            self._bad.error(
-                "store_unavailable",
-                "dropped the %d oldest unstored events: the database has been unreachable too long",
-                overflow,
-            )
+        self._count_dropped(dropped)
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Wait until everything submitted so far is written; False on timeout."""
@@ -144,6 +133,26 @@ class BatchWriter:
         with self._lock:
             return self._oldest
 
+    def _drop_overflow(self) -> int:
+        """Keep at most MAX_PENDING_EVENTS waiting (called under the lock); how many went."""
+        overflow = len(self._pending.events) - MAX_PENDING_EVENTS
+        if overflow <= 0:
+            return 0
+        del self._pending.events[:overflow]
+        # Which seqs went is not worth working out: confirm none of what waits, and the nodes send
+        # those events again later (the repeats are dropped by event_id).
+        self._pending.confirms.clear()
+        return overflow
+
+    def _count_dropped(self, dropped: int) -> None:
+        if dropped > 0:
+            self._metrics.dropped.labels(reason="store_unavailable").inc(dropped)
+            self._bad.error(
+                "store_unavailable",
+                "dropped the %d oldest unstored events: the database has been unreachable too long",
+                dropped,
+            )
+
     def _empty(self) -> bool:
         return self._pending.is_empty() and not self._pending_acks
 
@@ -161,14 +170,19 @@ class BatchWriter:
                 oldest, self._oldest = self._oldest, None
             left = self._store(batch, acks)
             ok = left is None
+            dropped = 0
             with self._lock:
                 self._busy = False
                 if left is not None:  # put what is left back in front of whatever came meanwhile
                     left.merge(self._pending)
                     self._pending, self._pending_acks = left, acks + self._pending_acks
+                    # What came during the failed write and what is put back may together pass
+                    # the cap: the oldest go, so that the cap holds for every batch written.
+                    dropped = self._drop_overflow()
                     if oldest is not None and (self._oldest is None or oldest < self._oldest):
                         self._oldest = oldest
                 self._ready.notify_all()
+            self._count_dropped(dropped)
             if not ok:
                 if stopping:
                     log.error("could not store the last ingest data before stopping; it is lost")

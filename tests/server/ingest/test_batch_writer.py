@@ -65,3 +65,30 @@ def test_a_long_outage_drops_the_oldest_events_and_counts_them(monkeypatch: obje
         metrics.registry.get_sample_value("hallwatch_ingest_dropped_total", {"reason": "store_unavailable"})
         == 4
     )
+
+
+def test_what_a_failed_write_puts_back_is_held_to_the_cap_too(monkeypatch: object) -> None:
+    metrics = Metrics()
+    monkeypatch.setattr(writer_module, "MAX_PENDING_EVENTS", 4)  # type: ignore[attr-defined]
+    store, failing = SlowStore(), {"on": True}
+
+    def write(batch: IngestBatch) -> None:
+        fail = failing["on"]
+        store.write(batch)
+        if fail:
+            raise ConnectionError("the database is away")
+
+    writer = BatchWriter(write, metrics)
+    writer.start()
+    writer.submit(events(3), [])
+    wait_until(lambda: writer._busy)
+    writer.submit(events(3), [])  # 3 in flight and 3 waiting: under the cap each, over it together
+    failing["on"] = False
+    store.gate.set()
+    assert writer.flush(10)
+    assert store.batches == [3, 4]
+    assert (
+        metrics.registry.get_sample_value("hallwatch_ingest_dropped_total", {"reason": "store_unavailable"})
+        == 2
+    )
+    writer.stop()

@@ -3,11 +3,15 @@ which of its events are stored; never an event that is not."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from support.contract import Node
+from support.processes import wait_until
 from test_ingest_processor import Rig, rig  # noqa: F401 (the fixture)
 
 from server.ingest import writer as writer_module
+from server.store.history import EventFilter
 
 Confirmed = dict[tuple[str, str], list[int]]
 
@@ -71,20 +75,29 @@ def test_events_dropped_while_the_database_is_away_are_not_confirmed(
     rig.feed(node.layout(), node.health())
     monkeypatch.setattr(writer_module, "MAX_PENDING_EVENTS", 2)
     writer = rig.processor.writer
-    failing = {"on": True}
+    failing, gate = {"on": True}, threading.Event()
     real_write = writer._write
 
     def write(batch: object) -> None:
         if failing["on"]:
+            gate.wait(10)  # the database hangs, then fails: what comes meanwhile waits behind it
             raise ConnectionError("the database is away")
         real_write(batch)  # type: ignore[arg-type]
 
     monkeypatch.setattr(writer, "_write", write)
-    for i in range(4):  # more than the writer keeps while the database is away: some are dropped
-        rig.processor.offer(rig_raw(node.event("person_entered", zone="door", people=[i])))
+    events = [node.event("person_entered", zone="door", people=[i]) for i in range(4)]
+    rig.processor.offer(rig_raw(events[0]))
+    rig.processor.run_round(wait_s=0.0)
+    wait_until(lambda: writer._busy)  # event 0 is being written
+    for event in events[1:]:  # three more wait, one more than the writer keeps: event 1 goes
+        rig.processor.offer(rig_raw(event))
         rig.processor.run_round(wait_s=0.0)
     failing["on"] = False
+    gate.set()  # the write of event 0 fails; put back before events 2 and 3, it passes the cap and goes
     assert writer.flush(15)
+    stored = {e.seq for e in rig.store.history.all_events(EventFilter(site=rig.site))}
+    assert stored == {e.seq for e in events[2:]}
+    assert rig.metric("hallwatch_ingest_dropped_total", reason="store_unavailable") == 2
     assert confirmed == [], "nothing may be confirmed of a batch some of whose events were dropped"
     later = node.event("person_left", zone="door", people=[1])
     rig.feed(later, qos=1)

@@ -4,7 +4,8 @@
 # with one line naming the exact command. Used by the Makefile and by .ci/run.
 #
 #   scripts/system-deps.sh test   chromium (page tests), opencv-doc (vtest.avi), mosquitto, redis,
-#                                 haproxy (replicas behind a load balancer), npm
+#                                 haproxy (replicas behind a load balancer), nats-server (the
+#                                 clustered broker), npm
 #   scripts/system-deps.sh demo   opencv-doc (the demo's footage), npm (the pages' libraries)
 set -euo pipefail
 
@@ -18,6 +19,7 @@ case "${1:-test}" in
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
     command -v redis-server >/dev/null || [ -x /usr/bin/redis-server ] || need+=(redis-server)
     command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+    command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || need+=(nats-server)
     command -v npm >/dev/null || need+=(nodejs npm)
     ;;
   demo)

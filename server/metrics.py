@@ -57,6 +57,11 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.other_replica = Counter(
+            "hallwatch_ingest_other_replica_total",
+            "camera states and positions left to the replica that owns their site (mqtt.split: site)",
+            registry=r,
+        )
         self.live_dropped = Counter(
             "hallwatch_live_dropped_total",
             "live-stream clients cut off because they could not keep up",

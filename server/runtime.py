@@ -22,9 +22,11 @@ from server.auth.passwords import hash_password
 from server.broker import EmbeddedBroker
 from server.ingest.live_state import LiveState
 from server.ingest.mqtt_client import MqttIngestClient
+from server.ingest.partition import SitePartition
 from server.ingest.processor import IngestProcessor
 from server.ingest.snapshots import PendingRequest, SnapshotStore
 from server.live.hub import LiveHub
+from server.live.membership import RedisMembership
 from server.live.relay import RedisRelay
 from server.metrics import Metrics
 from server.settings import Settings
@@ -96,6 +98,15 @@ class Ingest:
             )
             self.processor.share = self.relay.publish
             self.processor.snapshots.share = self.relay.share_request
+        # Replicas that split by site: each takes the camera states of the sites it owns among the
+        # replicas alive (the settings refuse split: site without Redis).
+        self.membership: RedisMembership | None = None
+        if settings.mqtt.split == "site" and settings.live.redis_url is not None:
+            partition = SitePartition(settings.mqtt.client_id)
+            self.membership = RedisMembership(
+                settings.live.redis_url, settings.live.channel, partition.me, partition.update
+            )
+            self.processor.keeps = partition.keeps
 
     def _remember_requests(self, requests: list[PendingRequest]) -> None:
         for request in requests:
@@ -110,6 +121,8 @@ class Ingest:
     def start(self) -> None:
         if self.broker is not None:
             self.broker.start()
+        if self.membership is not None:  # before messages arrive: the sites are split from the first
+            self.membership.start()
         self.processor.start()
         if self.relay is not None:
             self.relay.start()
@@ -122,6 +135,8 @@ class Ingest:
             self.shared_client.stop()
         self.client.stop()
         self.processor.stop()
+        if self.membership is not None:  # the others take this replica's sites at once
+            self.membership.stop()
         if self.relay is not None:
             self.relay.stop()
         if self.broker is not None:

@@ -92,6 +92,13 @@ class MqttSettings(_Strict):
         description="shared-subscription group that splits camera state and positions between replicas; "
         "None subscribes plainly",
     )
+    split: Literal["shared", "site"] = Field(
+        default="shared",
+        description="how replicas split camera states and positions: `shared`, message by message through "
+        "the shared subscription (MQTT 5 brokers); `site`, each site to one replica alive (through "
+        "live.redis_url), for brokers without shared subscriptions (NATS, RabbitMQ before 3.13) or to keep "
+        "a site's cameras in one replica",
+    )
     shared_connection: bool = Field(
         default=False,
         description="replicas: take the shared subscription (camera states and positions) on a second "
@@ -414,6 +421,15 @@ class Settings(BaseSettings):
                 raise ValueError("mqtt.url must look like mqtt://host:1883 or mqtts://host:8883")
         return value
 
+    @model_validator(mode="after")
+    def _split_by_site_needs_redis(self) -> Settings:
+        if self.mqtt.split == "site" and self.live.redis_url is None:
+            raise ValueError(
+                "mqtt.split: site needs live.redis_url: the replicas find each other there "
+                "(HALLWATCH_LIVE__REDIS_URL=redis://host:6379/0)"
+            )
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -498,7 +514,9 @@ class Settings(BaseSettings):
             if password is not None
             else (unquote(parts.password) if parts.password else None),
             protocol=self.mqtt.protocol,
-            shared_group=self.mqtt.shared_group if self.mqtt.protocol == "5" else None,
+            shared_group=self.mqtt.shared_group
+            if self.mqtt.protocol == "5" and self.mqtt.split == "shared"
+            else None,
         )
 
     def shared_broker(self) -> BrokerAddress | None:

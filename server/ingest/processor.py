@@ -201,6 +201,9 @@ class IngestProcessor:
         # replicas (`server.live.relay`); theirs arrive through `take_remote_cameras`.
         self.share: Callable[[Sequence[CameraNow], Sequence[LiveMessage]], object] | None = None
         self._remote: deque[list[CameraNow]] = deque()
+        # Replicas that split by site (`server.ingest.partition`): False for a message another
+        # replica takes. None: this replica takes everything it receives.
+        self.keeps: Callable[[str], bool] | None = None
         self._alerts_out: list[LiveMessage] = []  # alert messages of this round, for `share`
         self._received: dict[str, Any] = {}  # metric children per payload kind (labels() is slow)
 
@@ -357,6 +360,10 @@ class IngestProcessor:
     def _handle(self, raw: RawMessage, rnd: _Round) -> None:
         if raw.qos > 0:
             rnd.acks.append((raw.mid, raw.qos))
+        keeps = self.keeps
+        if keeps is not None and not keeps(raw.topic):
+            self._metrics.other_replica.inc()
+            return
         if not raw.payload:  # someone cleared a retained message: normal, counted but not a warning
             self._metrics.rejected.labels(reason="empty").inc()
             log.debug("empty message on %s (a retained message was cleared)", raw.topic[:200])

@@ -106,7 +106,7 @@ def test_the_guide_page_behind_haproxy_sees_every_camera_and_outlives_its_replic
     browser: Browser, replicas: tuple[list[ServerProcess], str, bool]
 ) -> None:
     servers, site, shared_connection = replicas
-    lb = Haproxy((f"127.0.0.1:{servers[0].port}", f"127.0.0.1:{servers[1].port}")).start()
+    lb = Haproxy.for_replicas(f"127.0.0.1:{servers[0].port}", f"127.0.0.1:{servers[1].port}").start()
     context = browser.new_context(viewport={"width": 360, "height": 740}, base_url=lb.url)
     try:
         with Cameras(site) as cameras:

@@ -65,6 +65,8 @@ def test_a_settings_file_and_the_environment_winning(
         ({"HALLWATCH_MQTT__URL": "http://broker"}, "mqtt.url must look like"),
         ({"HALLWATCH_ALERTS__HALL__CRITICAL_RATIO": "0.5"}, "critical_ratio must be at least"),
         ({"HALLWATCH_ALERTS__WINDOW__TRIGER_S": "3"}, "triger_s"),
+        ({"HALLWATCH_MQTT__SPLIT": "site"}, "mqtt.split: site needs live.redis_url"),
+        ({"HALLWATCH_MQTT__SPLIT": "camera"}, "mqtt.split"),
     ],
 )
 def test_bad_settings_name_the_field(
@@ -131,3 +133,11 @@ def test_the_shared_subscription_gets_a_connection_of_its_own_only_when_asked() 
     plain = {"url": url, "shared_connection": True}
     assert Settings(mqtt=plain | {"protocol": "3.1.1"}).shared_broker() is None  # type: ignore[arg-type]
     assert Settings(mqtt=plain | {"shared_group": None}).shared_broker() is None  # type: ignore[arg-type]
+
+
+def test_replicas_that_split_by_site_subscribe_plainly() -> None:
+    by_site = Settings(
+        mqtt={"url": "mqtt://broker.lan", "split": "site", "shared_connection": True},  # type: ignore[arg-type]
+        live={"redis_url": "redis://127.0.0.1:6379/0"},  # type: ignore[arg-type]
+    )
+    assert by_site.broker().shared_group is None and by_site.shared_broker() is None

@@ -1,4 +1,5 @@
-"""What the server benchmarks share: a mosquitto and a PostgreSQL database of their own, and the server."""
+"""What the server benchmarks share: a broker (a mosquitto, or a three-node NATS cluster behind
+HAProxy) and a PostgreSQL database of their own, and the server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from pathlib import Path
 
 import psycopg
 from _edge import Broker
+
+# The NATS cluster and HAProxy as the tests run them, from the deploy configs.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from support.nats import NatsCluster, mqtt_proxy
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HALLWATCH = str(Path(sys.executable).parent / "hallwatch")
@@ -45,9 +50,16 @@ class ServerStack:
     prints the server's warnings and errors (its whole log's end with ``BENCH_KEEP_LOG=1``).
     """
 
-    def __init__(self, settings: Mapping[str, str]) -> None:
-        self.broker = Broker().start()
-        self.mqtt_port = self.broker.port
+    def __init__(self, settings: Mapping[str, str], *, nats: bool = False) -> None:
+        self.broker = Broker()
+        self.cluster: NatsCluster | None = None
+        if nats:  # the clustered broker of deploy/README.md part 4: MQTT 3.1.1, no shared subscriptions
+            self.cluster = NatsCluster(self.broker.dir / "nats").start()
+            self.proxy = mqtt_proxy(self.cluster).start()
+            self.mqtt_port = self.proxy.port
+        else:
+            self.broker.start()
+            self.mqtt_port = self.broker.port
         self.http_port = free_port()
         self.log_path = self.broker.dir / "server.log"
         self.database = f"hallwatch_bench_{secrets.token_hex(4)}"
@@ -122,4 +134,7 @@ class ServerStack:
             print("server warnings/errors:", *errors[:10], sep="\n  ")
         if os.environ.get("BENCH_KEEP_LOG"):
             print(log[-6000:])
+        if self.cluster is not None:
+            self.proxy.stop()
+            self.cluster.stop()
         self.broker.cleanup()

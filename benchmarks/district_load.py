@@ -14,11 +14,17 @@ reconnect to the first, as through a load balancer. At the end: the events publi
 stored (nothing lost, nothing twice), the latencies before and after the kill, and how long the
 killed replica's guides were without a stream.
 
-    .venv/bin/python benchmarks/district_load.py --seconds 120
-    .venv/bin/python benchmarks/district_load.py --halls 50 --cameras 8 --seconds 600
+With ``--nats`` the broker is the clustered one of deploy/README.md part 4: three NATS nodes
+(JetStream, MQTT 3.1.1) behind HAProxy; the replicas split the sites (`mqtt.split: site`, NATS has
+no shared subscriptions) and keep persistent sessions, and at ``--kill-broker-at`` of the run the
+broker node holding the first replica's connection is SIGKILLed as well (everyone on it
+reconnects through HAProxy to the other two).
 
-Needs mosquitto on PATH, PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth) and Redis on
-127.0.0.1:6379.
+    .venv/bin/python benchmarks/district_load.py --seconds 120
+    .venv/bin/python benchmarks/district_load.py --halls 50 --cameras 8 --seconds 600 --nats
+
+Needs mosquitto (or nats-server and haproxy) on PATH, PostgreSQL on 127.0.0.1:5432 (user postgres,
+trust auth) and Redis on 127.0.0.1:6379.
 """
 
 from __future__ import annotations
@@ -68,7 +74,8 @@ def hall_publisher(
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"district-pub-{secrets.token_hex(3)}")
     client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
+    client.max_queued_messages_set(0)  # while its broker node is away, paho keeps what it publishes
+    client.reconnect_delay_set(0.2, 2)
     client.connect("127.0.0.1", port)
     client.loop_start()
     streams = [(site, f"cam-{c}") for site in sites for c in range(cameras)]
@@ -196,23 +203,36 @@ def quantiles(values: list[float]) -> str:
 
 async def measure(
     args: argparse.Namespace, stack: ServerStack, ports: list[int], guides: list[Guide], killed: Any
-) -> tuple[list[float], list[float], int, float]:
+) -> tuple[dict[str, list[float]], int, float]:
     """Probe the guides' halls in turn for the run; kill the second replica on the way."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"district-probe-{secrets.token_hex(3)}")
+    client.reconnect_delay_set(0.2, 2)
     client.connect("127.0.0.1", stack.mqtt_port)
     client.loop_start()
     tasks = [asyncio.create_task(g.run(survivor=ports[0])) for g in guides]
     await asyncio.wait_for(asyncio.gather(*(g.live.wait() for g in guides)), 30)
-    before: list[float] = []
-    after: list[float] = []
+    phases: dict[str, list[float]] = {}  # latencies by what has been killed so far
+    replica_down = broker_down = False
     missed = 0
     start = time.perf_counter()
     kill_at = start + args.kill_at * args.seconds
+    kill_broker_at = start + args.kill_broker_at * args.seconds if stack.cluster else float("inf")
     turn = 0
     while time.perf_counter() - start < args.seconds:
+        if time.perf_counter() >= kill_broker_at and stack.cluster is not None:
+            first = stack.env.get("HALLWATCH_MQTT__CLIENT_ID", "")
+            node = next((n for n in stack.cluster.nodes if first in n.mqtt_clients()), stack.cluster.nodes[0])
+            clients = len(node.mqtt_clients())
+            stack.cluster.kill(node)
+            broker_down = True
+            print(
+                f"killed        : broker node {node.name} (SIGKILL, {clients} MQTT clients on it, the first "
+                f"replica's among them) at {time.perf_counter() - start:.0f} s"
+            )
+            kill_broker_at = float("inf")
         if killed is not None and time.perf_counter() >= kill_at:
             killed.send_signal(signal.SIGKILL)
             killed.wait()
@@ -220,13 +240,17 @@ async def measure(
                 f"killed        : replica on port {ports[1]} (SIGKILL) at {time.perf_counter() - start:.0f} s"
             )
             killed, kill_at = None, float("inf")
+            replica_down = True
         guide = guides[turn % len(guides)]
         turn += 1
         latency = await probe(guide, client)
         if latency is None:
             missed += 1
         else:
-            (before if kill_at != float("inf") else after).append(latency)
+            phase = ("one replica" if replica_down else "two replicas") + (
+                ", a broker node down" if broker_down else ""
+            )
+            phases.setdefault(phase, []).append(latency)
         await asyncio.sleep(args.probe_gap_s)
     for task in tasks:
         task.cancel()
@@ -234,7 +258,7 @@ async def measure(
     client.disconnect()
     foreign = sum(g.foreign for g in guides)
     assert foreign == 0, f"{foreign} live messages of other halls reached a guide"
-    return before, after, missed, max(g.offline_s for g in guides)
+    return phases, missed, max(g.offline_s for g in guides)
 
 
 def main() -> None:
@@ -251,25 +275,52 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.4, help="share of the run when a replica dies")
     parser.add_argument("--publishers", type=int, default=2, help="publishing processes")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--nats", action="store_true", help="a three-node NATS cluster behind HAProxy")
+    parser.add_argument(
+        "--kill-broker-at",
+        type=float,
+        default=0.7,
+        help="with --nats: share of the run when a broker node dies",
+    )
     args = parser.parse_args()
 
     sites = [f"hall-{i:02d}-{secrets.token_hex(2)}" for i in range(args.halls)]
+    split = (
+        {
+            "HALLWATCH_MQTT__PROTOCOL": "3.1.1",
+            "HALLWATCH_MQTT__SPLIT": "site",
+            # A replica whose broker node dies finds what was queued for it on another node.
+            "HALLWATCH_MQTT__SESSION_EXPIRY_S": "600",
+            "HALLWATCH_MQTT__CLIENT_ID": f"hallwatch-bench-{secrets.token_hex(3)}",
+        }
+        if args.nats
+        else {"HALLWATCH_MQTT__SHARED_CONNECTION": "true"}
+    )
     stack = ServerStack(
         {
             "HALLWATCH_LIVE__REDIS_URL": args.redis,
             "HALLWATCH_LIVE__CHANNEL": f"district-{secrets.token_hex(3)}",
-            "HALLWATCH_MQTT__SHARED_CONNECTION": "true",
+            **split,
             # The window rule without delays: the latency measured is the service's own.
             "HALLWATCH_ALERTS__WINDOW__TRIGGER_S": "0",
             "HALLWATCH_ALERTS__WINDOW__CLEAR_S": "0",
             "HALLWATCH_ALERTS__COOLDOWN_S": "0",
-        }
+        },
+        nats=args.nats,
     )
     offered = args.halls * (args.cameras * args.state_hz + args.event_hz)
     print(f"machine       : {cpu_model()}, {os.cpu_count()} cores")
     print(
         f"district      : {args.halls} halls x {args.cameras} cameras, {offered:,.0f} messages/s "
         f"({args.state_hz:g} states/s a camera, {args.event_hz:g} events/s a hall), {args.seconds:.0f} s"
+    )
+    print(
+        "broker        : "
+        + (
+            "3 NATS nodes behind HAProxy, replicas split by site"
+            if args.nats
+            else "mosquitto, shared subscription"
+        )
     )
     publishers: list[multiprocessing.Process] = []
     try:
@@ -297,7 +348,9 @@ def main() -> None:
             hall["zones"].append(
                 {"id": PROBE_ZONE, "kind": "window", "polygon": [[0, 0], [1, 0], [1, 1]], "limit": 2}
             )
-            setup.publish(f"hallwatch/{site}/nodes/{NODE}/layout", json.dumps(hall), qos=1).wait_for_publish()
+            # retained, as nodes publish it: a replica that subscribes later still gets it
+            topic = f"hallwatch/{site}/nodes/{NODE}/layout"
+            setup.publish(topic, json.dumps(hall), qos=1, retain=True).wait_for_publish()
         setup.loop_stop()
         setup.disconnect()
         guides = []
@@ -330,16 +383,17 @@ def main() -> None:
         for p in publishers:
             p.start()
         go.set()
-        before, after, missed, offline = asyncio.run(
-            measure(args, stack, ports, guides, stack.replicas[0][0])
-        )
+        phases, missed, offline = asyncio.run(measure(args, stack, ports, guides, stack.replicas[0][0]))
         for p in publishers:
             p.join(60)
         stored = wait_stored(stack, sites, int(sent[1]))
         print(f"published     : {sent[0]:,} states, {sent[1]:,} events (QoS 1)")
         print(f"events stored : {stored:,} (each once: the event id is the key); lost {sent[1] - stored:,}")
-        print(f"alerts before : {quantiles(before)} (publish -> guide's page, two replicas)")
-        print(f"alerts after  : {quantiles(after)} (one replica left)")
+        every = [latency for values in phases.values() for latency in values]
+        print(f"alerts, all   : {quantiles(every)} (first over-limit state -> guide's page)")
+        for name, values in phases.items():
+            if values:
+                print(f"  {name:<31}: {quantiles(values)}")
         print(
             f"probes missed : {missed} (no alert within 10 s); "
             f"guides without a stream at most {offline:.1f} s"

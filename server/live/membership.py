@@ -33,8 +33,8 @@ class RedisMembership:
         me: str,
         on_change: Callable[[frozenset[str]], object],
         *,
-        every_s: float = 1.0,
-        ttl_s: float = 3.0,
+        every_s: float = 0.5,
+        ttl_s: float = 2.0,
     ) -> None:
         if ttl_s <= every_s:
             raise ValueError("a replica's key must outlive the time between two renewals")

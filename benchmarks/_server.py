@@ -19,7 +19,7 @@ from _edge import Broker
 
 # The NATS cluster and HAProxy as the tests run them, from the deploy configs.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from support.nats import NatsCluster, mqtt_proxy
+from support.nats import NatsCluster, mqtt_proxy, open_users
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 HALLWATCH = str(Path(sys.executable).parent / "hallwatch")
@@ -53,8 +53,11 @@ class ServerStack:
     def __init__(self, settings: Mapping[str, str], *, nats: bool = False) -> None:
         self.broker = Broker()
         self.cluster: NatsCluster | None = None
+        # Who the benchmark's own clients log in as (NATS always wants a user).
+        self.mqtt_auth: tuple[str, str] | None = None
         if nats:  # the clustered broker of deploy/README.md part 4: MQTT 3.1.1, no shared subscriptions
-            self.cluster = NatsCluster(self.broker.dir / "nats").start()
+            self.mqtt_auth = ("bench", secrets.token_urlsafe(16))
+            self.cluster = NatsCluster(self.broker.dir / "nats", open_users(*self.mqtt_auth)).start()
             self.proxy = mqtt_proxy(self.cluster).start()
             self.mqtt_port = self.proxy.port
         else:
@@ -69,6 +72,11 @@ class ServerStack:
             "HALLWATCH_SECRET_KEY": secrets.token_urlsafe(48),
             "HALLWATCH_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.database}",
             "HALLWATCH_MQTT__URL": f"mqtt://127.0.0.1:{self.mqtt_port}",
+            **(
+                {"HALLWATCH_MQTT__USERNAME": self.mqtt_auth[0], "HALLWATCH_MQTT__PASSWORD": self.mqtt_auth[1]}
+                if self.mqtt_auth
+                else {}
+            ),
             "HALLWATCH_MQTT__SESSION_EXPIRY_S": "0",
             # The benchmarks' publishers are nodes the server has not met: accept them, as ops would.
             "HALLWATCH_INGEST__ACCEPT_NEW_NODES": "true",

@@ -60,6 +60,7 @@ PROBE_FPS = 5.0  # how often the probe camera repeats its state
 
 def hall_publisher(
     port: int,
+    auth: tuple[str, str] | None,
     sites: list[str],
     cameras: int,
     state_hz: float,
@@ -76,6 +77,8 @@ def hall_publisher(
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)  # while its broker node is away, paho keeps what it publishes
     client.reconnect_delay_set(0.2, 2)
+    if auth is not None:
+        client.username_pw_set(*auth)
     client.connect("127.0.0.1", port)
     client.loop_start()
     streams = [(site, f"cam-{c}") for site in sites for c in range(cameras)]
@@ -210,6 +213,8 @@ async def measure(
 
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"district-probe-{secrets.token_hex(3)}")
     client.reconnect_delay_set(0.2, 2)
+    if stack.mqtt_auth is not None:
+        client.username_pw_set(*stack.mqtt_auth)
     client.connect("127.0.0.1", stack.mqtt_port)
     client.loop_start()
     tasks = [asyncio.create_task(g.run(survivor=ports[0])) for g in guides]
@@ -341,6 +346,8 @@ def main() -> None:
         from paho.mqtt.enums import CallbackAPIVersion
 
         setup = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"district-setup-{secrets.token_hex(3)}")
+        if stack.mqtt_auth is not None:
+            setup.username_pw_set(*stack.mqtt_auth)
         setup.connect("127.0.0.1", stack.mqtt_port)
         setup.loop_start()
         for site in sites:
@@ -369,6 +376,7 @@ def main() -> None:
                 target=hall_publisher,
                 args=(
                     stack.mqtt_port,
+                    stack.mqtt_auth,
                     mine,
                     args.cameras,
                     args.state_hz,

@@ -3,6 +3,7 @@
     hallwatch edge run --config node.yaml
     hallwatch edge check --config node.yaml
     hallwatch edge credentials --config node-a.yaml --config node-b.yaml --out /etc/mosquitto/hallwatch
+    hallwatch edge credentials --broker nats --config node-a.yaml ... --out ./nats-creds
 
 Exit codes: 0 fine; 1 a check failed or the node failed; 2 a configuration mistake (the message
 names the field); 3 the broker refused the node's login.
@@ -31,8 +32,11 @@ from edge.credentials import (
     CredentialsError,
     NodeAccess,
     acl_text,
+    bcrypt_hash,
+    check_nats_names,
     check_nodes,
     hash_password,
+    nats_users_text,
     new_password,
     password_file_text,
     read_password_file,
@@ -322,7 +326,8 @@ def _check_outbox(config: NodeConfig) -> tuple[bool, str]:
     "out_dir",
     required=True,
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder for passwd, acl and one <user>.password file per new user.",
+    help="Folder for the password file, the permissions (acl or hallwatch-users.conf) and one "
+    "<user>.password file per new user.",
 )
 @click.option(
     "--server-user",
@@ -336,23 +341,42 @@ def _check_outbox(config: NodeConfig) -> tuple[bool, str]:
 @click.option(
     "--rotate", multiple=True, help="Give this user a new password even if it has one (repeatable)."
 )
+@click.option(
+    "--broker",
+    type=click.Choice(["mosquitto", "nats"]),
+    default="mosquitto",
+    show_default=True,
+    help="mosquitto: passwd and acl; nats: nats-passwd (bcrypt hashes) and hallwatch-users.conf, the "
+    "users and permissions that deploy/nats/hallwatch.conf includes.",
+)
 def credentials(
-    config_paths: tuple[Path, ...], out_dir: Path, server_users: tuple[str, ...], rotate: tuple[str, ...]
+    config_paths: tuple[Path, ...],
+    out_dir: Path,
+    server_users: tuple[str, ...],
+    rotate: tuple[str, ...],
+    broker: str,
 ) -> None:
-    """Write the broker's password file and ACL for these nodes and the server.
+    """Write the broker's users (password hashes) and their permissions for these nodes and the server.
 
-    Users already in OUT/passwd keep their passwords unless named with --rotate; each new or
-    rotated user gets OUT/<user>.password (mode 600), and nodes also OUT/<user>.env with the
+    Users already in OUT's password file keep their passwords unless named with --rotate; each new
+    or rotated user gets OUT/<user>.password (mode 600), and nodes also OUT/<user>.env with the
     variable their config's `mqtt.password_env` names.
     """
     nodes = [NodeAccess.from_config(_load(path)) for path in config_paths]
-    try:
-        check_nodes(nodes, server_users)
-        acl = acl_text(nodes, server_users)
+    nats = broker == "nats"
+    try:  # before any file is written
+        (check_nats_names if nats else check_nodes)(nodes, server_users)
     except CredentialsError as exc:
         fail(str(exc), EXIT_CONFIG)
+    if nats:  # refuse what NATS cannot take before any file is written
+        try:
+            nats_users_text(
+                nodes, server_users, dict.fromkeys([n.user for n in nodes] + list(server_users), "")
+            )
+        except CredentialsError as exc:
+            fail(str(exc), EXIT_CONFIG)
     out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    passwd_path = out_dir / "passwd"
+    passwd_path = out_dir / ("nats-passwd" if nats else "passwd")
     entries = read_password_file(passwd_path)
     envs = {n.user: n.password_env or "HALLWATCH_MQTT_PASSWORD" for n in nodes}
     written: list[str] = []
@@ -360,20 +384,29 @@ def credentials(
         if user in entries and user not in rotate:
             continue
         password = new_password()
-        entries[user] = hash_password(password)
+        entries[user] = bcrypt_hash(password) if nats else hash_password(password)
         _write_secret(out_dir / f"{user}.password", password + "\n")
         if user in envs:
             _write_secret(out_dir / f"{user}.env", f"{envs[user]}={password}\n")
         written.append(user)
+    # Both name every user and topic (and NATS's holds the hashes): not for everyone to read.
+    rules_path = out_dir / ("hallwatch-users.conf" if nats else "acl")
+    rules = nats_users_text(nodes, server_users, entries) if nats else acl_text(nodes, server_users)
     _write_secret(passwd_path, password_file_text(entries))
-    _write_secret(out_dir / "acl", acl)  # it names every user and topic: not for everyone to read
-    click.echo(f"wrote {passwd_path} ({len(entries)} users) and {out_dir / 'acl'}")
+    _write_secret(rules_path, rules)
+    click.echo(f"wrote {passwd_path} ({len(entries)} users) and {rules_path}")
     for user in written:
         click.echo(f"new password for {user}: {out_dir / f'{user}.password'}")
     kept = sorted(set(entries) - set(written))
     if kept:
         click.echo(f"kept the passwords of: {', '.join(kept)}")
-    click.echo("reload the broker (systemctl reload mosquitto) to apply them")
+    if nats:
+        click.echo(
+            "copy hallwatch-users.conf next to hallwatch.conf on every NATS node and reload them "
+            "(nats-server --signal reload, or systemctl reload)"
+        )
+    else:
+        click.echo("reload the broker (systemctl reload mosquitto) to apply them")
 
 
 def _write_secret(path: Path, text: str) -> None:

@@ -1,7 +1,8 @@
 """A clustered broker (issue 16 item 2), as separate processes: a three-node NATS cluster with
 JetStream and its MQTT listener (deploy/nats/hallwatch.conf) behind HAProxy (deploy/haproxy/mqtt.cfg),
 an edge node and two server replicas (one PostgreSQL, Redis, `mqtt.split: site`: NATS has no shared
-subscriptions), all speaking MQTT 3.1.1 through the proxy.
+subscriptions), all speaking MQTT 3.1.1 through the proxy, each logging in as its own user from
+`hallwatch edge credentials --broker nats`.
 
 Mid-stream the broker node holding the first replica's connection is SIGKILLed, and once it is
 back, the node holding the edge node's: each client reconnects through the proxy to a live node,
@@ -16,11 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 from support.hallwatch_processes import EdgeProcess, ServerProcess
 from support.nats import NatsCluster, NatsNode, mqtt_proxy
 from support.processes import unique, wait_until
 from test_end_to_end_acks import made
 from test_whole_chain import received, write_node_config, write_video
+
+from hallwatch.cli import root
 
 HERE = Path(__file__).parent
 
@@ -42,7 +46,17 @@ def test_a_broker_node_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
     tmp_path: Path, fresh_pg_url: str, redis_url: str
 ) -> None:
     site, node_id = unique("cluster"), unique("node")
-    cluster = NatsCluster(tmp_path / "brokers").start()
+    # The broker's port is known once it runs, and it needs the users first: 1883 until then.
+    config = write_node_config(tmp_path / "node.yaml", site, node_id, 1883, write_video(tmp_path / "v.avi"))
+    creds = tmp_path / "creds"
+    made_creds = CliRunner().invoke(
+        root,
+        ["edge", "credentials", "--broker", "nats", "--config", str(config), "--out", str(creds)]
+        + ["--server-user", "replica-a", "--server-user", "replica-b"],
+        catch_exceptions=False,
+    )
+    assert made_creds.exit_code == 0, made_creds.output
+    cluster = NatsCluster(tmp_path / "brokers", (creds / "hallwatch-users.conf").read_text()).start()
     proxy = mqtt_proxy(cluster).start()
     replica = {
         "HALLWATCH_MQTT__PROTOCOL": "3.1.1",
@@ -52,17 +66,29 @@ def test_a_broker_node_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
         "HALLWATCH_LIVE__CHANNEL": unique("live"),
     }
     server, other = (
-        ServerProcess(tmp_path / name, broker_port=proxy.port, env=replica, database_url=fresh_pg_url)
+        ServerProcess(
+            tmp_path / name,
+            broker_port=proxy.port,
+            env=replica
+            | {
+                "HALLWATCH_MQTT__USERNAME": name,
+                "HALLWATCH_MQTT__PASSWORD": (creds / f"{name}.password").read_text().strip(),
+            },
+            database_url=fresh_pg_url,
+        )
         for name in ("replica-a", "replica-b")
     )
-    config = write_node_config(
-        tmp_path / "node.yaml", site, node_id, proxy.port, write_video(tmp_path / "v.avi")
-    )
     data = yaml.safe_load(config.read_text())
-    data["mqtt"]["protocol"] = "3.1.1"
+    data["mqtt"] |= {
+        "port": proxy.port,
+        "protocol": "3.1.1",
+        "username": node_id,
+        "password_env": "HALLWATCH_MQTT_PASSWORD",
+    }
     data["outbox"] |= {"confirm": "server", "resend_after_s": 120}
     config.write_text(yaml.safe_dump(data))
     env = {
+        "HALLWATCH_MQTT_PASSWORD": (creds / f"{node_id}.password").read_text().strip(),
         "HALLWATCH_E2E_EPOCH": repr(time.time()),
         "HALLWATCH_E2E_DIR": str(tmp_path),
         "HALLWATCH_E2E_RUN": "1",

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from click.testing import CliRunner
 from edge_support import Capture, camera_entry, node_config, write_yaml
 from paho.mqtt.enums import CallbackAPIVersion
+from support.nats import NatsCluster
 from support.processes import Mosquitto, unique, wait_until
 
 from edge.config import MqttConfig
@@ -20,8 +22,8 @@ from edge.publisher import probe_broker
 from hallwatch.cli import root
 
 
-def login(port: int, user: str, password: str) -> bool:
-    cfg = MqttConfig(host="127.0.0.1", port=port, username=user, password=password)  # type: ignore[arg-type]
+def login(port: int, user: str, password: str, protocol: str = "5") -> bool:
+    cfg = MqttConfig(host="127.0.0.1", port=port, username=user, password=password, protocol=protocol)  # type: ignore[arg-type]
     return probe_broker(cfg, user, client_id=unique("login")).ok
 
 
@@ -48,16 +50,51 @@ def write_nodes(tmp_path: Path, site: str) -> tuple[Path, Path]:
     return write_yaml(tmp_path / "a.yaml", a), write_yaml(tmp_path / "b.yaml", b)
 
 
+def node_a_topics(site: str) -> tuple[list[str], list[str]]:
+    """Topics node-a (of `write_nodes`) may publish on, and topics it may not."""
+    base = f"hallwatch/{site}"
+    allowed = [
+        f"{base}/nodes/node-a/status",
+        f"{base}/nodes/node-a/health",
+        f"{base}/nodes/node-a/layout",
+        f"{base}/nodes/node-a/snapshot",
+        f"{base}/cameras/cam-a1/events",
+        f"{base}/cameras/cam-a2/state",
+    ]
+    denied = [
+        f"{base}/nodes/node-b/status",
+        f"{base}/nodes/node-b/snapshot",
+        f"{base}/cameras/cam-b1/events",
+        f"{base}/nodes/node-a/config",
+        f"{base}/nodes/node-a/snapshot_request",
+        f"{base}/nodes/node-b/snapshot_request",
+        f"{base}/cameras/cam-new/events",
+        "hallwatch/other-site/nodes/node-a/status",
+        "elsewhere/x",
+    ]
+    return allowed, denied
+
+
 def credentials(*args: str) -> Any:
     return CliRunner().invoke(root, ["edge", "credentials", *args], catch_exceptions=False)
 
 
-def client(port: int, user: str, password: str, acks: list[tuple[str, int]]) -> mqtt.Client:
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique(user), protocol=mqtt.MQTTv5)
+def client(
+    port: int,
+    user: str,
+    password: str,
+    acks: list[tuple[str, int]],
+    protocol: str = "5",
+    received: list[str] | None = None,
+) -> mqtt.Client:
+    version = mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=unique(user), protocol=version)
     c.username_pw_set(user, password)
     mids: dict[int, str] = {}
     c.user_data_set(mids)
     c.on_publish = lambda _c, ud, mid, reason, _p: acks.append((ud.get(mid, "?"), reason.value))
+    if received is not None:
+        c.on_message = lambda _c, _u, m: received.append(m.topic)
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
@@ -99,25 +136,7 @@ def test_each_node_publishes_only_on_its_own_topics(
     node_b.subscribe(f"hallwatch/{site}/nodes/+/snapshot_request", qos=1)
     node_b.subscribe(f"hallwatch/{site}/nodes/node-a/snapshot", qos=1)
     base = f"hallwatch/{site}"
-    allowed = [
-        f"{base}/nodes/node-a/status",
-        f"{base}/nodes/node-a/health",
-        f"{base}/nodes/node-a/layout",
-        f"{base}/nodes/node-a/snapshot",
-        f"{base}/cameras/cam-a1/events",
-        f"{base}/cameras/cam-a2/state",
-    ]
-    denied = [
-        f"{base}/nodes/node-b/status",
-        f"{base}/nodes/node-b/snapshot",
-        f"{base}/cameras/cam-b1/events",
-        f"{base}/nodes/node-a/config",
-        f"{base}/nodes/node-a/snapshot_request",
-        f"{base}/nodes/node-b/snapshot_request",
-        f"{base}/cameras/cam-new/events",
-        "hallwatch/other-site/nodes/node-a/status",
-        "elsewhere/x",
-    ]
+    allowed, denied = node_a_topics(site)
     try:
         time.sleep(0.3)
         for topic in denied + allowed:
@@ -253,3 +272,47 @@ def test_credential_files_are_for_their_owner_only(tmp_path: Path) -> None:
     assert oct(out.stat().st_mode & 0o777) == "0o700"
     acl = (out / "acl").read_text()
     assert "user srv-1\n" in acl and "user srv-2\n" in acl, "one broker user per server replica"
+
+
+@pytest.mark.timeout(120)
+def test_on_nats_each_node_publishes_and_reads_only_its_own_topics(tmp_path: Path) -> None:
+    """The same rules as NATS users and permissions (`--broker nats`), on a real three-node
+    cluster that includes the written hallwatch-users.conf the way deploy/nats/hallwatch.conf does."""
+    site = unique("site")
+    (tmp_path / "dotted").mkdir()
+    dotted = write_nodes(tmp_path / "dotted", "hall.a")[0]
+    refused = credentials("--broker", "nats", "--config", str(dotted), "--out", str(tmp_path / "x"))
+    assert refused.exit_code == 2 and "refuses topics with a '.'" in refused.output
+    assert not (tmp_path / "x").exists()
+    a, b = write_nodes(tmp_path, site)
+    out = tmp_path / "creds"
+    result = credentials(
+        "--broker", "nats", "--config", str(a), "--config", str(b), "--out", str(out), "--server-user", "srv"
+    )
+    assert result.exit_code == 0, result.output
+    assert set(read_password_file(out / "nats-passwd")) == {"node-a", "node-b", "srv"}
+    pw = {u: (out / f"{u}.password").read_text().strip() for u in ("node-a", "node-b", "srv")}
+    cluster = NatsCluster(tmp_path / "nats", (out / "hallwatch-users.conf").read_text()).start()
+    port = cluster.nodes[0].mqtt_port
+    try:
+        assert login(port, "node-a", pw["node-a"], "3.1.1")
+        assert not login(port, "node-a", pw["node-b"], "3.1.1")
+        received: dict[str, list[str]] = {"srv": [], "node-a": [], "node-b": []}
+        clients = {u: client(port, u, pw[u], [], "3.1.1", received[u]) for u in received}
+        base = f"hallwatch/{site}"
+        clients["srv"].subscribe("hallwatch/#", qos=1)
+        clients["node-a"].subscribe(f"{base}/nodes/node-a/config", qos=1)
+        clients["node-b"].subscribe(f"{base}/nodes/+/config", qos=1)  # refused: not only its own
+        time.sleep(1.0)
+        allowed, denied = node_a_topics(site)
+        for topic in denied + allowed:
+            publish(clients["node-a"], topic, "node-a")
+        config = f"{base}/nodes/node-a/config"
+        publish(clients["srv"], config, "srv")
+        wait_until(lambda: set(received["srv"]) >= set(allowed), 10, explain=lambda: received)
+        wait_until(lambda: received["node-a"] == [config], 10, explain=lambda: received)
+        time.sleep(0.5)
+        assert set(received["srv"]) == {*allowed, config}, "denied topics never arrive"
+        assert received["node-b"] == [], "a node reads no other node's config"
+    finally:
+        cluster.stop()

@@ -62,13 +62,21 @@ class NatsNode:
 
 @dataclass
 class NatsCluster:
+    """Three nodes on free ports. ``users`` is the hallwatch-users.conf the deploy config includes
+    (from `hallwatch edge credentials --broker nats`); the config is copied next to it."""
+
     workdir: Path
+    users: str
     nodes: list[NatsNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.nodes = [NatsNode(f"nats-{i}", self.workdir / f"nats-{i}" / "jetstream") for i in (1, 2, 3)]
+        self.config = self.workdir / NATS_CONFIG.name
 
     def start(self) -> NatsCluster:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(NATS_CONFIG, self.config)
+        (self.workdir / "hallwatch-users.conf").write_text(self.users)
         for node in self.nodes:
             self.start_node(node)
         wait_until(lambda: all(n.healthy() for n in self.nodes), 60, 0.3, explain=self.logs)
@@ -87,9 +95,13 @@ class NatsCluster:
         }
         for i, peer in enumerate(self.nodes, start=1):
             env[f"HALLWATCH_NATS_ROUTE_{i}"] = f"nats-route://127.0.0.1:{peer.cluster_port}"
-        command = [_binary("nats-server"), "-c", str(NATS_CONFIG), "-l", str(node.log_path)]
+        command = [_binary("nats-server"), "-c", str(self.config), "-l", str(node.log_path)]
         node.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        wait_until(lambda: self._listening(node), 15, 0.1, explain=self.logs)
+        try:
+            wait_until(lambda: self._listening(node), 15, 0.1, explain=self.logs)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def _listening(self, node: NatsNode) -> bool:
         if node.proc is not None and node.proc.poll() is not None:
@@ -127,3 +139,11 @@ def mqtt_proxy(cluster: NatsCluster) -> Haproxy:
         env[f"HALLWATCH_BROKER_{i}"] = f"127.0.0.1:{node.mqtt_port}"
         env[f"HALLWATCH_BROKER_MONITOR_PORT_{i}"] = str(node.monitor_port)
     return Haproxy(env, PROXY_CONFIG, "HALLWATCH_MQTT_BIND")
+
+
+def open_users(user: str, password: str) -> str:
+    """A hallwatch-users.conf with one user who may do anything (benchmarks' publishers)."""
+    return (
+        f'authorization {{ users = [{{user: "{user}", password: "{password}", '
+        'permissions: {publish: ">", subscribe: ">"}}] }\n'
+    )

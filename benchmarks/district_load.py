@@ -96,7 +96,9 @@ def hall_publisher(
                 "seq": seq[site], "ts": datetime.now(UTC).isoformat(), "frame": states, "people": 3 * n,
                 "zones": {"w0": n, "w1": n, "w2": 0, "w3": 1, "hall": 3 * n}, "violations": 0,
             }  # fmt: skip
-            client.publish(f"hallwatch/{site}/cameras/{camera}/state", json.dumps(payload), qos=0)
+            # retained, as nodes publish states (on NATS each one is a replicated JetStream write)
+            topic = f"hallwatch/{site}/cameras/{camera}/state"
+            client.publish(topic, json.dumps(payload), qos=0, retain=True)
             states += 1
         while events < int(elapsed * event_hz * len(sites)):
             site = sites[events % len(sites)]
@@ -126,6 +128,7 @@ class Guide:
         self.offline_s = 0.0
         self.foreign = 0  # messages of another hall: none may come
         self.live = asyncio.Event()
+        self.resolved = True  # whether this hall's last probe saw its alert resolve
 
     async def run(self, survivor: int) -> None:
         lost: float | None = None
@@ -176,7 +179,7 @@ async def probe(guide: Guide, client: Any, timeout_s: float = 10.0) -> float | N
     async def until(status: str, count: int) -> float | None:
         deadline = time.perf_counter() + timeout_s
         while time.perf_counter() < deadline:
-            client.publish(topic, state(count), qos=0)
+            client.publish(topic, state(count), qos=0, retain=True)
             try:
                 while True:
                     got, at = await asyncio.wait_for(guide.alerts.get(), 1 / PROBE_FPS)
@@ -190,7 +193,7 @@ async def probe(guide: Guide, client: Any, timeout_s: float = 10.0) -> float | N
         guide.alerts.get_nowait()
     sent = time.perf_counter()
     opened = await until("open", 3)
-    await until("resolved", 0)
+    guide.resolved = opened is not None and await until("resolved", 0) is not None
     return None if opened is None else opened - sent
 
 
@@ -248,9 +251,15 @@ async def measure(
             replica_down = True
         guide = guides[turn % len(guides)]
         turn += 1
+        resolved_before = guide.resolved
         latency = await probe(guide, client)
         if latency is None:
             missed += 1
+            at = time.perf_counter() - start
+            print(
+                f"probe missed  : {guide.site} at {at:.0f} s (no alert within 10 s; "
+                f"its previous probe {'saw' if resolved_before else 'did not see'} the alert resolve)"
+            )
         else:
             phase = ("one replica" if replica_down else "two replicas") + (
                 ", a broker node down" if broker_down else ""

@@ -248,8 +248,11 @@ def nats_users_text(
         publish = _nats_subjects(rule.write)
         subscribe = [*_nats_subjects(rule.read), "$MQTT.sub.>"]
         # JSON strings are NATS config strings; quoted, a "$" is text, never a variable.
+        # MQTT only: with a plain NATS connection the same login could read `$MQTT.sub.>`, the
+        # deliveries of every MQTT subscription.
         lines += [
             f"    {{user: {json.dumps(rule.user)}, password: {json.dumps(hashes[rule.user])},",
+            '     allowed_connection_types: ["MQTT"],',
             f"     permissions: {{publish: {{allow: {json.dumps(publish)}}},",
             f"                   subscribe: {{allow: {json.dumps(subscribe)}}}}}}}",
         ]

@@ -104,9 +104,19 @@ class Ingest:
         if settings.mqtt.split == "site" and settings.live.redis_url is not None:
             partition = SitePartition(settings.mqtt.client_id)
             self.membership = RedisMembership(
-                settings.live.redis_url, settings.live.channel, partition.me, partition.update
+                settings.live.redis_url,
+                settings.live.channel,
+                partition.me,
+                partition.update,
+                ready=lambda: self.client.connected,  # a replica without the broker keeps no site
             )
             self.processor.keeps = partition.keeps
+        elif settings.live.redis_url is not None and settings.broker().shared_group is None:
+            log.warning(
+                "replicas (live.redis_url is set) on a broker that gives each of them every camera state "
+                "(MQTT 3.1.1, or no shared group): each replica judges every camera. Set mqtt.split: site "
+                "(HALLWATCH_MQTT__SPLIT=site) so that each site goes to one replica"
+            )
 
     def _remember_requests(self, requests: list[PendingRequest]) -> None:
         for request in requests:

@@ -428,6 +428,10 @@ class Settings(BaseSettings):
                 "mqtt.split: site needs live.redis_url: the replicas find each other there "
                 "(HALLWATCH_LIVE__REDIS_URL=redis://host:6379/0)"
             )
+        if self.mqtt.split == "site" and self.mqtt.shared_connection:
+            raise ValueError(
+                "mqtt.shared_connection is for the shared subscription; with mqtt.split: site there is none"
+            )
         return self
 
     @classmethod

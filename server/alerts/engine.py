@@ -80,6 +80,9 @@ class _Condition:
     critical_at: float | None = None  # zones: the count from which the rule says critical
     value: int | None = None
     limit: int | None = None
+    # raw and active come from a stored alert (another replica's, loaded by `load`), not from what
+    # this engine observed since: when that alert is resolved elsewhere, so is the condition.
+    synced: bool = False
 
 
 @dataclass(slots=True)
@@ -302,19 +305,34 @@ class AlertEngine:
                 acknowledged=snap.acknowledged,
             )
             self._alerts[snap.key] = alert
+            cond = self._conditions.get(snap.key)
             if snap.status != "resolved":
-                cond = self._conditions.get(snap.key)
                 if cond is None:
                     trigger_s, clear_s = self._timings(snap.key)
-                    cond = _Condition(trigger_s, clear_s, raw=True, changed_at=now)
+                    cond = _Condition(trigger_s, clear_s, raw=True, changed_at=now, synced=True)
                     self._conditions[snap.key] = cond
                     self._contexts.setdefault(snap.key, _Context(snap.severity))
                 cond.active = True
+            elif cond is not None:
+                self._resolved_elsewhere(cond, now)
         if complete:
             for key, alert in self._alerts.items():
                 if key not in seen and alert.status != "resolved":
                     alert.status = "resolved"
                     alert.resolved_at = now
+                    cond = self._conditions.get(key)
+                    if cond is not None:
+                        self._resolved_elsewhere(cond, now)
+
+    @staticmethod
+    def _resolved_elsewhere(cond: _Condition, now: float) -> None:
+        """An alert was resolved by another replica: a condition this engine only knew from that
+        alert ends with it (else, once this engine judges the zone itself, say after the other
+        replica died, the next crowd would find it already active and raise nothing). A condition
+        it observed itself stays: a resolve by hand waits for the crowd to leave and return."""
+        if cond.synced:
+            cond.raw = cond.active = False
+            cond.changed_at = now
 
     def alert_status(self, key: AlertKey) -> AlertStatus | None:
         """The engine's view of the key's alert (None: it never had one)."""
@@ -517,6 +535,7 @@ class AlertEngine:
             self._conditions[key] = cond
         elif cond.raw != raw:
             cond.raw, cond.changed_at = raw, now
+        cond.synced = False
         return cond
 
     def _evaluate(self, key: AlertKey, now: float, actions: list[AlertAction]) -> None:

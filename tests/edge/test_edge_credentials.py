@@ -95,6 +95,9 @@ def client(
     c.on_publish = lambda _c, ud, mid, reason, _p: acks.append((ud.get(mid, "?"), reason.value))
     if received is not None:
         c.on_message = lambda _c, _u, m: received.append(m.topic)
+    c.on_subscribe = lambda _c, ud, _mid, codes, _p: ud.setdefault("subacks", []).extend(
+        code.is_failure for code in codes
+    )
     c.connect("127.0.0.1", port)
     c.loop_start()
     return c
@@ -302,8 +305,14 @@ def test_on_nats_each_node_publishes_and_reads_only_its_own_topics(tmp_path: Pat
         base = f"hallwatch/{site}"
         clients["srv"].subscribe("hallwatch/#", qos=1)
         clients["node-a"].subscribe(f"{base}/nodes/node-a/config", qos=1)
-        clients["node-b"].subscribe(f"{base}/nodes/+/config", qos=1)  # refused: not only its own
-        time.sleep(1.0)
+        clients["node-b"].subscribe(f"{base}/nodes/+/config", qos=1)  # not only its own
+        refusals = {u: c.user_data_get() for u, c in clients.items()}
+        wait_until(lambda: all("subacks" in r for r in refusals.values()), 30, explain=lambda: refusals)
+        assert {u: r["subacks"] for u, r in refusals.items()} == {
+            "srv": [False],
+            "node-a": [False],
+            "node-b": [True],
+        }
         allowed, denied = node_a_topics(site)
         for topic in denied + allowed:
             publish(clients["node-a"], topic, "node-a")

@@ -136,8 +136,11 @@ def test_the_shared_subscription_gets_a_connection_of_its_own_only_when_asked() 
 
 
 def test_replicas_that_split_by_site_subscribe_plainly() -> None:
-    by_site = Settings(
-        mqtt={"url": "mqtt://broker.lan", "split": "site", "shared_connection": True},  # type: ignore[arg-type]
-        live={"redis_url": "redis://127.0.0.1:6379/0"},  # type: ignore[arg-type]
-    )
+    live = {"redis_url": "redis://127.0.0.1:6379/0"}
+    by_site = Settings(mqtt={"url": "mqtt://broker.lan", "split": "site"}, live=live)  # type: ignore[arg-type]
     assert by_site.broker().shared_group is None and by_site.shared_broker() is None
+    with pytest.raises(ValueError, match="shared_connection is for the shared subscription"):
+        Settings(
+            mqtt={"url": "mqtt://broker.lan", "split": "site", "shared_connection": True},  # type: ignore[arg-type]
+            live=live,  # type: ignore[arg-type]
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import urllib.request
@@ -72,6 +73,7 @@ class NatsCluster:
     def __post_init__(self) -> None:
         self.nodes = [NatsNode(f"nats-{i}", self.workdir / f"nats-{i}" / "jetstream") for i in (1, 2, 3)]
         self.config = self.workdir / NATS_CONFIG.name
+        self.route_password = secrets.token_hex(16)
 
     def start(self) -> NatsCluster:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -93,8 +95,10 @@ class NatsCluster:
             "HALLWATCH_NATS_MQTT_PORT": str(node.mqtt_port),
             "HALLWATCH_NATS_MONITOR_PORT": str(node.monitor_port),
         }
+        env |= {"HALLWATCH_NATS_ROUTE_USER": "route", "HALLWATCH_NATS_ROUTE_PASSWORD": self.route_password}
         for i, peer in enumerate(self.nodes, start=1):
-            env[f"HALLWATCH_NATS_ROUTE_{i}"] = f"nats-route://127.0.0.1:{peer.cluster_port}"
+            url = f"nats-route://route:{self.route_password}@127.0.0.1:{peer.cluster_port}"
+            env[f"HALLWATCH_NATS_ROUTE_{i}"] = url
         command = [_binary("nats-server"), "-c", str(self.config), "-l", str(node.log_path)]
         node.proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
@@ -145,5 +149,5 @@ def open_users(user: str, password: str) -> str:
     """A hallwatch-users.conf with one user who may do anything (benchmarks' publishers)."""
     return (
         f'authorization {{ users = [{{user: "{user}", password: "{password}", '
-        'permissions: {publish: ">", subscribe: ">"}}] }\n'
+        'allowed_connection_types: ["MQTT"], permissions: {publish: ">", subscribe: ">"}}] }\n'
     )

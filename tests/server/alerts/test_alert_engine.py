@@ -446,6 +446,17 @@ def test_another_replicas_alert_is_adopted_not_duplicated() -> None:
     assert records == []
 
 
+def test_another_replicas_alert_resolved_there_leaves_nothing_behind() -> None:
+    """Found by benchmarks/district_load.py --nats: after a replica died, the first crowd at each
+    of its windows raised no alert on the replica that took its sites over, which had loaded the
+    dead one's alerts, open then resolved, and kept the window's condition active."""
+    engine = new_engine()
+    engine.load([_snapshot("open", 5)], now=5)
+    engine.load([_snapshot("resolved", 5, resolved_at=8)], now=9)
+    records = Run(engine, t=9).play([(10, counts(w1=3)), (40, counts(w1=0))], 80)
+    assert [(kind, subject) for _, kind, _, subject in records] == [("reopen", "w1"), ("resolve", "w1")]
+
+
 def test_forget_resolved_bounds_memory_and_keeps_recent() -> None:
     engine = new_engine()
     Run(engine).play([(0, counts(w1=4)), (20, counts(w1=0))], 60)

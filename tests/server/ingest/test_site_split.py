@@ -13,6 +13,7 @@ from support.contract import Node
 from support.mqtt import Publisher
 from support.processes import unique, wait_until
 
+from server.ingest.partition import owner
 from server.runtime import Server
 
 pytestmark = pytest.mark.usefixtures("shared_broker")
@@ -51,16 +52,20 @@ def send_states(pub: Publisher, nodes: list[Node]) -> None:
 def test_each_site_goes_to_one_replica_and_a_stopped_replicas_sites_to_the_other(
     pg_url: str, redis_url: str
 ) -> None:
-    sites = [unique("split") for _ in range(8)]
+    ids = [unique("replica-a"), unique("replica-b")]
+    # Eight sites, four owned by each replica (random names would put all on one now and then).
+    candidates = (unique("split") for _ in range(1000))
+    sites = [s for s in candidates if owner(s, ids) == ids[0]][:4]
+    sites += [s for s in candidates if owner(s, ids) == ids[1]][:4]
     channel = unique("live")
     first, second = (
         make_settings(
             pg_url,
             sites[0],
-            mqtt={"protocol": "3.1.1", "split": "site", "sites": sites, "client_id": unique(name)},
+            mqtt={"protocol": "3.1.1", "split": "site", "sites": sites, "client_id": client_id},
             live={"redis_url": redis_url, "channel": channel},
         )
-        for name in ("replica-a", "replica-b")
+        for client_id in ids
     )
     nodes = [Node(site) for site in sites]
     pub = Publisher()
@@ -76,12 +81,13 @@ def test_each_site_goes_to_one_replica_and_a_stopped_replicas_sites_to_the_other
             before = [taken(a), taken(b)]
             send_states(pub, nodes)
             states = ROUNDS * len(nodes)
+            # Each replica receives every state (handled) and takes its own sites' (taken).
+            wait_until(lambda: taken(a) - before[0] + taken(b) - before[1] >= states, 10)
             wait_until(lambda: skipped(a) + skipped(b) >= states, 10)
             time.sleep(0.5)  # anything taken twice would be counted by now
             took_a, took_b = taken(a) - before[0], taken(b) - before[1]
             assert skipped(a) + skipped(b) == states and took_a + took_b == states
-            assert took_a == ROUNDS * owned(a, nodes) and took_b == ROUNDS * owned(b, nodes)
-            assert 0 < owned(a, nodes) < len(nodes)  # both have some (8 sites: all on one is 1 in 128)
+            assert took_a == ROUNDS * owned(a, nodes) == ROUNDS * 4 and took_b == ROUNDS * owned(b, nodes)
 
             stack.close()  # b stops and says so: a takes every site
             wait_until(lambda: members(a) == {first.mqtt.client_id}, 5)
